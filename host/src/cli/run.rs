@@ -1,0 +1,154 @@
+//! `promwasm run` and `promwasm check`.
+
+use std::path::{Path, PathBuf};
+
+use super::exit;
+use crate::config;
+use crate::report;
+use crate::runner::{self, RunError, RunOptions};
+
+/// Run a task test: start workers, run every step of every round, report.
+#[derive(Debug, clap::Args)]
+pub struct RunCmd {
+    /// The task test's config.yaml.
+    config: PathBuf,
+    /// Ignore saved state: re-seed MongoDB and start from round 1.
+    #[arg(long)]
+    reset: bool,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write a JSON report here.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Cache compiled components here [default: $PROMWASM_CACHE_DIR, else ~/.cache/promwasm].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile every component afresh.
+    #[arg(long)]
+    no_cache: bool,
+}
+
+/// Validate a task test without starting anything.
+#[derive(Debug, clap::Args)]
+pub struct CheckCmd {
+    /// The task test's config.yaml.
+    config: PathBuf,
+}
+
+fn load(path: &Path) -> Result<config::Loaded, u8> {
+    match config::load(path, std::env::vars().collect()) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(loaded)
+        }
+        Err(diags) => {
+            eprintln!("{diags}");
+            Err(exit::INVALID)
+        }
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PROMWASM_CACHE_DIR") {
+        return Some(dir.into());
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("promwasm"))
+}
+
+/// Where to look for a MongoDB-compatible server besides PATH:
+/// `$PROMWASM_MONGO_BIN_DIR`, then `.venv/bin` in the config's folder and each parent.
+fn server_dirs(config: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PROMWASM_MONGO_BIN_DIR")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    if let Ok(abs) = std::path::absolute(config) {
+        dirs.extend(abs.ancestors().skip(1).map(|d| d.join(".venv/bin")));
+    }
+    dirs
+}
+
+impl RunCmd {
+    /// Run it.
+    pub async fn run(self) -> u8 {
+        let loaded = match load(&self.config) {
+            Ok(l) => l,
+            Err(code) => return code,
+        };
+        let opts = RunOptions {
+            reset: self.reset,
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                self.cache_dir.clone().or_else(default_cache_dir)
+            },
+            server_dirs: server_dirs(&self.config),
+        };
+        let result = match runner::run(loaded, &opts).await {
+            Ok(r) => r,
+            Err(RunError::Invalid(diags)) => {
+                eprintln!("{diags}");
+                return exit::INVALID;
+            }
+            Err(RunError::Setup(e)) => {
+                eprintln!("error: {e:#}");
+                return exit::SETUP;
+            }
+        };
+        println!("{}", report::summary(&result));
+        let mut code = if result.passed() {
+            exit::OK
+        } else {
+            exit::STEP_FAILED
+        };
+        if result
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("interrupted"))
+        {
+            code = exit::INTERRUPTED;
+        }
+        if let Some(path) = &self.junit {
+            if let Err(e) = report::write_junit(&result, path) {
+                eprintln!("error: cannot write JUnit report {}: {e}", path.display());
+                code = code.max(exit::SETUP);
+            }
+        }
+        if let Some(path) = &self.json {
+            if let Err(e) = report::write_json(&result, path) {
+                eprintln!("error: cannot write JSON report {}: {e}", path.display());
+                code = code.max(exit::SETUP);
+            }
+        }
+        code
+    }
+}
+
+impl CheckCmd {
+    /// Check it.
+    pub async fn run(self) -> u8 {
+        match load(&self.config) {
+            Ok(loaded) => {
+                let p = &loaded.plan;
+                println!(
+                    "{}: OK — {} workers, {} steps{}",
+                    p.config_file.display(),
+                    p.workers.len(),
+                    p.steps.len(),
+                    if p.mongo.is_some() {
+                        ", MongoDB seeding"
+                    } else {
+                        ""
+                    }
+                );
+                exit::OK
+            }
+            Err(code) => code,
+        }
+    }
+}

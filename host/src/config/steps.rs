@@ -1,0 +1,303 @@
+//! The step list (`steps:` in config.yaml, or a `steps_file`) and the
+//! post-load hook.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::checker::Checker;
+use super::diag::{did_you_mean, Diagnostic, Diagnostics, Pos};
+use super::tree::{self, Kind, Node};
+use super::units;
+use crate::plan::{DbAccess, Limits, Origin, StepPlan, WorkerPlan};
+
+const STEP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "worker",
+    "module",
+    "stage",
+    "args",
+    "timeout",
+    "memory",
+    "max_response_bytes",
+    "db",
+];
+
+const POST_LOAD_KEYS: &[&str] = &[
+    "module",
+    "stage",
+    "args",
+    "worker",
+    "timeout",
+    "memory",
+    "max_response_bytes",
+];
+
+/// Read `defaults:` (limits every step starts from).
+pub fn defaults(c: &mut Checker, config: &Node) -> Limits {
+    let mut limits = Limits::default();
+    if let Some(node) = config.get("defaults") {
+        if let Some(node) = c.mapping(node, "`defaults`") {
+            c.no_unknown_keys(
+                node,
+                "`defaults`",
+                &["timeout", "memory", "max_response_bytes"],
+            );
+            apply_limits(c, node, &mut limits);
+        }
+    }
+    limits
+}
+
+fn apply_limits(c: &mut Checker, node: &Node, limits: &mut Limits) {
+    if let Some(t) = c.opt_with(node, "timeout", units::duration) {
+        limits.timeout = t;
+    }
+    if let Some(m) = c.opt_with(node, "memory", units::size) {
+        limits.memory_bytes = m;
+    }
+    if let Some(m) = c.opt_with(node, "max_response_bytes", units::size) {
+        limits.max_response_bytes = m;
+    }
+}
+
+/// Read the steps from config.yaml (`steps:`) or the file `steps_file` names.
+pub fn load(
+    config_file: &Path,
+    config: &Node,
+    workers: &[Arc<WorkerPlan>],
+    limits: Limits,
+    diags: &mut Diagnostics,
+) -> Vec<StepPlan> {
+    let base_dir = config_file.parent().unwrap_or(Path::new("."));
+    let (file, list) = match (config.get("steps"), config.get("steps_file")) {
+        (Some(_), Some(f)) => {
+            diags.push(
+                Diagnostic::at(config_file, f.pos, "both `steps` and `steps_file` are set")
+                    .hint("keep one of them"),
+            );
+            return Vec::new();
+        }
+        (Some(list), None) => (config_file.to_path_buf(), list.clone()),
+        (None, Some(f)) => {
+            let Some(name) = f.as_str() else {
+                diags.push(Diagnostic::at(
+                    config_file,
+                    f.pos,
+                    "`steps_file` must be a path",
+                ));
+                return Vec::new();
+            };
+            let path = base_dir.join(name);
+            let parsed = std::fs::read_to_string(&path)
+                .map_err(|e| {
+                    Diagnostic::at(
+                        config_file,
+                        f.pos,
+                        format!("cannot read steps file {}: {e}", path.display()),
+                    )
+                })
+                .and_then(|text| {
+                    tree::parse_yaml(&text).map_err(|e| {
+                        Diagnostic::at(&path, e.pos, format!("invalid YAML: {}", e.message))
+                    })
+                });
+            match parsed {
+                // The file is either the list itself or a mapping with `steps:`.
+                Ok(root) => match root.get("steps") {
+                    Some(list) => (path, list.clone()),
+                    None => (path, root),
+                },
+                Err(d) => {
+                    diags.push(d);
+                    return Vec::new();
+                }
+            }
+        }
+        (None, None) => {
+            diags.push(
+                Diagnostic::at(
+                    config_file,
+                    config.pos,
+                    "no steps: config.yaml has neither `steps` nor `steps_file`",
+                )
+                .hint("add `steps:` with a list of {name, worker, module}"),
+            );
+            return Vec::new();
+        }
+    };
+    let mut c = Checker::new(&file, diags);
+    let Kind::Seq(items) = &list.kind else {
+        c.error(
+            list.pos,
+            format!("`steps` must be a list, found {}", list.type_name()),
+            None,
+        );
+        return Vec::new();
+    };
+    let module_dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut seen: HashMap<String, Pos> = HashMap::new();
+    let mut steps = Vec::new();
+    for item in items {
+        let Some(item) = c.mapping(item, "a step") else {
+            continue;
+        };
+        c.no_unknown_keys(item, "a step", STEP_KEYS);
+        let name = c.req_str(item, "name", "a step");
+        if let Some(name) = &name {
+            let pos = item.get("name").map_or(item.pos, |n| n.pos);
+            if let Some(first) = seen.get(name) {
+                c.error(
+                    pos,
+                    format!("step name `{name}` is used twice"),
+                    Some(format!(
+                        "the first is at line {}; the resume point needs unique names",
+                        first.line
+                    )),
+                );
+            }
+            seen.insert(name.clone(), pos);
+        }
+        let what = format!("step `{}`", name.as_deref().unwrap_or("?"));
+        let db = match c.opt_str(item, "db", &what).as_deref() {
+            None | Some("none") => DbAccess::None,
+            Some("read") => DbAccess::Read,
+            Some(other) => {
+                c.error(
+                    item.get("db").map_or(item.pos, |n| n.pos),
+                    format!("`db` of {what} must be `read` or `none`, found `{other}`"),
+                    Some("only the post-load hook may write to the database".into()),
+                );
+                DbAccess::None
+            }
+        };
+        let mut limits = limits;
+        apply_limits(&mut c, item, &mut limits);
+        let worker = worker_index(&mut c, item, &what, workers, true);
+        let module = module_path(&mut c, item, &what, &module_dir);
+        let (Some(name), Some(worker), Some((module, origin))) = (name, worker, module) else {
+            continue;
+        };
+        steps.push(StepPlan {
+            description: c.opt_str(item, "description", &what).unwrap_or_default(),
+            stage: c
+                .opt_str(item, "stage", &what)
+                .unwrap_or_else(|| name.clone()),
+            args: args_json(item),
+            name,
+            worker,
+            module,
+            limits,
+            db,
+            origin,
+        });
+    }
+    if items.is_empty() {
+        c.error(list.pos, "the step list is empty", None);
+    }
+    steps
+}
+
+/// Read `post_load:`, the hook that runs once after seeding with write access to the database.
+pub fn post_load(
+    config_file: &Path,
+    config: &Node,
+    workers: &[Arc<WorkerPlan>],
+    limits: Limits,
+    diags: &mut Diagnostics,
+) -> Option<StepPlan> {
+    let node = config.get("post_load")?;
+    let mut c = Checker::new(config_file, diags);
+    let node = c.mapping(node, "`post_load`")?;
+    c.no_unknown_keys(node, "`post_load`", POST_LOAD_KEYS);
+    let mut limits = limits;
+    apply_limits(&mut c, node, &mut limits);
+    let dir = config_file.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let worker = if node.get("worker").is_some() {
+        worker_index(&mut c, node, "`post_load`", workers, true)?
+    } else {
+        0
+    };
+    let (module, origin) = module_path(&mut c, node, "`post_load`", &dir)?;
+    Some(StepPlan {
+        name: "post-load".into(),
+        description: "post-load hook".into(),
+        worker,
+        module,
+        stage: c
+            .opt_str(node, "stage", "`post_load`")
+            .unwrap_or_else(|| "post-load".into()),
+        args: args_json(node),
+        limits,
+        db: DbAccess::ReadWrite,
+        origin,
+    })
+}
+
+fn args_json(node: &Node) -> String {
+    match node.get("args") {
+        None => "{}".into(),
+        Some(args) => args.to_json().to_string(),
+    }
+}
+
+fn worker_index(
+    c: &mut Checker,
+    node: &Node,
+    what: &str,
+    workers: &[Arc<WorkerPlan>],
+    required: bool,
+) -> Option<usize> {
+    let name = if required {
+        c.req_str(node, "worker", what)?
+    } else {
+        c.opt_str(node, "worker", what)?
+    };
+    match workers.iter().position(|w| w.name == name) {
+        Some(i) => Some(i),
+        None => {
+            let names: Vec<&str> = workers.iter().map(|w| w.name.as_str()).collect();
+            // An empty list means workers.json itself failed; that is reported already.
+            if !names.is_empty() {
+                let hint = did_you_mean(&name, &names)
+                    .unwrap_or_else(|| format!("workers.json defines: {}", names.join(", ")));
+                c.error(
+                    node.get("worker").map_or(node.pos, |n| n.pos),
+                    format!("{what} runs as unknown worker `{name}`"),
+                    Some(hint),
+                );
+            }
+            None
+        }
+    }
+}
+
+fn module_path(
+    c: &mut Checker,
+    node: &Node,
+    what: &str,
+    dir: &Path,
+) -> Option<(std::path::PathBuf, Origin)> {
+    let rel = c.req_str(node, "module", what)?;
+    let pos = node.get("module").map_or(node.pos, |n| n.pos);
+    let path = dir.join(&rel);
+    if !path.is_file() {
+        c.error(
+            pos,
+            format!("module of {what} not found: {}", path.display()),
+            Some(format!(
+                "paths are relative to {}; build the component first (e.g. `cargo xtask guests`)",
+                dir.display()
+            )),
+        );
+        return None;
+    }
+    Some((
+        path,
+        Origin {
+            file: c.file.clone(),
+            pos,
+        },
+    ))
+}

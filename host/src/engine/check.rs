@@ -1,0 +1,77 @@
+//! What a component imports and exports, and whether it targets a
+//! compatible version of `promwasm:step`.
+
+use wasmtime::component::Component;
+
+use crate::bindings::{WIT_PACKAGE, WIT_VERSION};
+
+/// A component's contract, as `promwasm inspect` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentInfo {
+    /// sha256 of the module file.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: usize,
+    /// Imported interfaces, e.g. `promwasm:step/http@0.1.0`.
+    pub imports: Vec<String>,
+    /// Exported names.
+    pub exports: Vec<String>,
+}
+
+/// List a component's imports and exports.
+pub fn inspect(engine: &wasmtime::Engine, component: &Component, bytes: &[u8]) -> ComponentInfo {
+    let ty = component.component_type();
+    ComponentInfo {
+        sha256: super::cache::sha256_hex(bytes),
+        size: bytes.len(),
+        imports: ty
+            .imports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect(),
+        exports: ty
+            .exports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect(),
+    }
+}
+
+/// The `promwasm:step` version a component targets, from its imports.
+pub fn wit_version(info: &ComponentInfo) -> Option<String> {
+    info.imports
+        .iter()
+        .filter_map(|i| {
+            i.strip_prefix(WIT_PACKAGE)?
+                .split_once('@')
+                .map(|(_, v)| v.to_string())
+        })
+        .next()
+}
+
+/// Same major.minor (0.x: minor breaks) and the three exports present.
+pub fn compatible(info: &ComponentInfo) -> Result<(), String> {
+    let host = WIT_VERSION
+        .rsplit_once('.')
+        .map_or(WIT_VERSION, |(mm, _)| mm);
+    for import in &info.imports {
+        if let Some(rest) = import.strip_prefix(&format!("{WIT_PACKAGE}/")) {
+            let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("none");
+            if !version.starts_with(&format!("{host}.")) {
+                return Err(format!(
+                    "it imports `{import}`, this promwasm implements {WIT_PACKAGE}@{WIT_VERSION}; rebuild the step against this version"
+                ));
+            }
+        }
+    }
+    let missing: Vec<&str> = ["stages", "prepare", "execute"]
+        .into_iter()
+        .filter(|e| !info.exports.iter().any(|x| x == e))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "it does not export {} (exports: {}); build it with the promwasm-guest SDK or against wit/",
+            missing.join(", "),
+            if info.exports.is_empty() { "nothing".to_string() } else { info.exports.join(", ") }
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,551 @@
+//! prometheus-test's `clear_data` + `load_data` for MongoDB, faster: every
+//! configured collection is emptied, each data file is imported with the
+//! run's `taskId` added to every document, and each collection is checked to
+//! hold at least its `required_count` documents for that task.
+//!
+//! Differences from prometheus-test, all in the direction of failing earlier
+//! and clearer: data files are parsed and validated before anything is
+//! cleared, collections are processed in parallel, inserts are batched and
+//! unordered, an empty array imports nothing (pymongo would raise), and
+//! `required_count` is checked after import rather than only for missing files.
+
+use std::path::{Path, PathBuf};
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use mongodb::bson::{doc, Document};
+use mongodb::{Collection, Database};
+use serde_json::Value;
+
+use super::json::{kind_name, to_document, JsonSyntax};
+
+/// Documents per `insert_many` call: large enough to amortise round trips,
+/// small enough that several batches can be in flight.
+const BATCH: usize = 10_000;
+/// `insert_many` calls in flight per collection.
+const IN_FLIGHT: usize = 4;
+
+/// One configured collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionSeed {
+    /// Collection name.
+    pub name: String,
+    /// JSON file to import (an array of objects, or one object); `None` only clears.
+    pub data_file: Option<PathBuf>,
+    /// Documents with the run's `taskId` the collection must hold after seeding.
+    pub required_count: u64,
+}
+
+/// What seeding did, per collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeededCollection {
+    /// Collection name.
+    pub name: String,
+    /// Documents imported from its data file.
+    pub imported: u64,
+    /// Documents with the run's `taskId` after seeding.
+    pub count_with_task_id: u64,
+}
+
+/// Why seeding failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// A collection that needs documents has no data file on disk.
+    #[error("required data file {path} for collection `{collection}` not found")]
+    MissingDataFile {
+        /// The collection.
+        collection: String,
+        /// The file that should exist.
+        path: PathBuf,
+    },
+    /// A data file could not be read.
+    #[error("cannot read data file {path} for collection `{collection}`: {source}")]
+    Read {
+        /// The collection.
+        collection: String,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A data file is not valid JSON.
+    #[error("data file {path}:{line}:{column} is not valid JSON: {message}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// serde_json's complaint.
+        message: String,
+    },
+    /// A data file's top level is neither an array nor an object.
+    #[error(
+        "data file {path} must hold a JSON array of objects or a single object, found {found}"
+    )]
+    WrongShape {
+        /// The file.
+        path: PathBuf,
+        /// What it holds.
+        found: &'static str,
+    },
+    /// An element of a data file's array is not an object.
+    #[error("data file {path}: element {index} is not a JSON object (found {found})")]
+    NotAnObject {
+        /// The file.
+        path: PathBuf,
+        /// 0-based index in the array.
+        index: usize,
+        /// What it is.
+        found: &'static str,
+    },
+    /// A document holds malformed Extended JSON (e.g. a bad `$oid`).
+    #[error("data file {path}: element {index} has invalid Extended JSON: {message}")]
+    InvalidExtendedJson {
+        /// The file.
+        path: PathBuf,
+        /// 0-based index in the array (0 for a single-object file).
+        index: usize,
+        /// bson's complaint.
+        message: String,
+    },
+    /// The collection to count in does not exist.
+    #[error("collection `{collection}` does not exist")]
+    CollectionMissing {
+        /// The collection.
+        collection: String,
+    },
+    /// After seeding, a collection has too few documents for the task.
+    #[error(
+        "collection `{collection}`: found {found} documents with taskId {task_id:?}, needed {needed}"
+    )]
+    TooFew {
+        /// The collection.
+        collection: String,
+        /// Documents found with the task id.
+        found: u64,
+        /// The task id.
+        task_id: String,
+        /// The configured `required_count`.
+        needed: u64,
+    },
+    /// The server or driver refused an operation.
+    #[error("{op} collection `{collection}` failed: {source}")]
+    Mongo {
+        /// What was being done.
+        op: &'static str,
+        /// The collection.
+        collection: String,
+        /// The driver's error.
+        source: mongodb::error::Error,
+    },
+    /// A parsing task panicked or was cancelled (a bug, not bad input).
+    #[error("parsing data file {path} did not finish: {reason}")]
+    Internal {
+        /// The file.
+        path: PathBuf,
+        /// What happened to the task.
+        reason: String,
+    },
+}
+
+fn mongo_err(
+    op: &'static str,
+    collection: &str,
+) -> impl FnOnce(mongodb::error::Error) -> SeedError {
+    let collection = collection.to_owned();
+    move |source| SeedError::Mongo {
+        op,
+        collection,
+        source,
+    }
+}
+
+/// Empty every configured collection (delete_many {}), import each existing data file (a JSON array of objects, or a single object)
+/// adding `taskId: task_id` to every document, then check each collection has >= required_count docs with that taskId.
+///
+/// Data files are read and validated before anything is deleted, so a bad file
+/// leaves the database as it was.
+pub async fn seed(
+    db: &Database,
+    task_id: &str,
+    collections: &[CollectionSeed],
+) -> Result<Vec<SeededCollection>, SeedError> {
+    // Parse all files in parallel on the blocking pool: JSON parsing is CPU work.
+    let loads = collections.iter().map(|c| load_for(c, task_id));
+    let docs: Vec<Option<Vec<Document>>> = first_error(futures::future::join_all(loads).await)?;
+
+    let clears = collections.iter().map(|c| async move {
+        db.collection::<Document>(&c.name)
+            .delete_many(doc! {})
+            .await
+            .map_err(mongo_err("clearing", &c.name))
+    });
+    first_error(futures::future::join_all(clears).await)?;
+
+    let imports = collections.iter().zip(docs).map(|(c, docs)| async move {
+        let coll = db.collection::<Document>(&c.name);
+        let imported = match docs {
+            Some(docs) => insert_batched(&coll, docs).await?,
+            None => 0,
+        };
+        let count_with_task_id = coll
+            .count_documents(doc! { "taskId": task_id })
+            .await
+            .map_err(mongo_err("counting documents in", &c.name))?;
+        if count_with_task_id < c.required_count {
+            return Err(SeedError::TooFew {
+                collection: c.name.clone(),
+                found: count_with_task_id,
+                task_id: task_id.to_owned(),
+                needed: c.required_count,
+            });
+        }
+        Ok(SeededCollection {
+            name: c.name.clone(),
+            imported,
+            count_with_task_id,
+        })
+    });
+    first_error(futures::future::join_all(imports).await)
+}
+
+/// Documents with this taskId in `collection`; error if the collection does not exist (like prometheus-test).
+pub async fn count_task_documents(
+    db: &Database,
+    collection: &str,
+    task_id: &str,
+) -> Result<u64, SeedError> {
+    let names = db
+        .list_collection_names()
+        .await
+        .map_err(mongo_err("listing collections to find", collection))?;
+    if !names.iter().any(|n| n == collection) {
+        return Err(SeedError::CollectionMissing {
+            collection: collection.to_owned(),
+        });
+    }
+    db.collection::<Document>(collection)
+        .count_documents(doc! { "taskId": task_id })
+        .await
+        .map_err(mongo_err("counting documents in", collection))
+}
+
+/// All results in order, or the first error in configuration order (deterministic, unlike racing).
+fn first_error<T>(results: Vec<Result<T, SeedError>>) -> Result<Vec<T>, SeedError> {
+    results.into_iter().collect()
+}
+
+/// The documents to import for `c`, or `None` when there is nothing to import.
+async fn load_for(c: &CollectionSeed, task_id: &str) -> Result<Option<Vec<Document>>, SeedError> {
+    let Some(path) = &c.data_file else {
+        return Ok(None);
+    };
+    let data = match tokio::fs::read(path).await {
+        Ok(data) => data,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if c.required_count > 0 {
+                Err(SeedError::MissingDataFile {
+                    collection: c.name.clone(),
+                    path: path.clone(),
+                })
+            } else {
+                Ok(None)
+            };
+        }
+        Err(source) => {
+            return Err(SeedError::Read {
+                collection: c.name.clone(),
+                path: path.clone(),
+                source,
+            })
+        }
+    };
+    let path = path.clone();
+    let task_id = task_id.to_owned();
+    let task_path = path.clone();
+    tokio::task::spawn_blocking(move || parse_documents(&task_path, &data, &task_id))
+        .await
+        .map_err(|e| SeedError::Internal {
+            path,
+            reason: e.to_string(),
+        })?
+        .map(Some)
+}
+
+/// Parse a data file's bytes into documents, each with `taskId` set (overwriting any existing one, as prometheus-test does).
+fn parse_documents(path: &Path, data: &[u8], task_id: &str) -> Result<Vec<Document>, SeedError> {
+    let value: Value = serde_json::from_slice(data).map_err(|e| {
+        let syntax = JsonSyntax::new(&e);
+        SeedError::Malformed {
+            path: path.to_path_buf(),
+            line: syntax.line,
+            column: syntax.column,
+            message: syntax.message,
+        }
+    })?;
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Object(_) => vec![value],
+        other => {
+            return Err(SeedError::WrongShape {
+                path: path.to_path_buf(),
+                found: kind_name(&other),
+            })
+        }
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let Value::Object(map) = item else {
+                return Err(SeedError::NotAnObject {
+                    path: path.to_path_buf(),
+                    index,
+                    found: kind_name(&item),
+                });
+            };
+            let mut doc = to_document(map).map_err(|e| SeedError::InvalidExtendedJson {
+                path: path.to_path_buf(),
+                index,
+                message: e.to_string(),
+            })?;
+            doc.insert("taskId", task_id);
+            Ok(doc)
+        })
+        .collect()
+}
+
+/// Insert `docs` in unordered batches, several in flight; returns how many were inserted.
+async fn insert_batched(
+    coll: &Collection<Document>,
+    mut docs: Vec<Document>,
+) -> Result<u64, SeedError> {
+    let mut batches = Vec::with_capacity(docs.len().div_ceil(BATCH));
+    while !docs.is_empty() {
+        let rest = docs.split_off(docs.len().min(BATCH));
+        batches.push(std::mem::replace(&mut docs, rest));
+    }
+    let name = coll.name();
+    stream::iter(batches)
+        .map(|batch| async move {
+            coll.insert_many(batch)
+                .ordered(false)
+                .await
+                .map(|r| r.inserted_ids.len() as u64)
+                .map_err(mongo_err("importing into", name))
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .try_fold(0, |total, n| async move { Ok(total + n) })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mongo::client::connect;
+    use crate::mongo::server::tests::test_server;
+    use std::time::Duration;
+
+    const TASK: &str = "test-task-123";
+
+    fn seed_of(name: &str, file: Option<PathBuf>, required: u64) -> CollectionSeed {
+        CollectionSeed {
+            name: name.to_owned(),
+            data_file: file,
+            required_count: required,
+        }
+    }
+
+    #[test]
+    fn parses_arrays_and_single_objects() {
+        let p = Path::new("x.json");
+        let docs =
+            parse_documents(p, br#"[{"a": 1, "taskId": "old"}, {"b": [1, 2]}]"#, TASK).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0], doc! { "a": 1, "taskId": TASK });
+        assert_eq!(docs[1], doc! { "b": [1, 2], "taskId": TASK });
+        let one = parse_documents(p, br#"{"title": "only"}"#, TASK).unwrap();
+        assert_eq!(one, vec![doc! { "title": "only", "taskId": TASK }]);
+        let oid =
+            parse_documents(p, br#"{"_id": {"$oid": "650000000000000000000001"}}"#, TASK).unwrap();
+        assert!(matches!(
+            oid[0].get("_id"),
+            Some(mongodb::bson::Bson::ObjectId(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_files_name_file_and_position() {
+        let p = Path::new("/data/todos.json");
+        let err = parse_documents(p, b"[\n  {\"a\": 1},\n  {\"b\": }\n]", TASK).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "data file /data/todos.json:3:9 is not valid JSON: expected value"
+        );
+        let err = parse_documents(p, b"[{\"a\": 1}, 7, {}]", TASK).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "data file /data/todos.json: element 1 is not a JSON object (found a number)"
+        );
+        let err = parse_documents(p, b"\"hi\"", TASK).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SeedError::WrongShape {
+                    found: "a string",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = parse_documents(p, br#"[{}, {"_id": {"$oid": "nope"}}]"#, TASK).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("data file /data/todos.json: element 1 has invalid Extended JSON"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn seeds_like_prometheus_test() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = test_server(dir.path()).await;
+        let client = connect(server.uri(), Duration::from_secs(5)).await.unwrap();
+        let db = client.database("builder247");
+
+        let todos = dir.path().join("todos.json");
+        let docs: Vec<Value> = (0..12_000)
+            .map(|i| serde_json::json!({"title": format!("todo {i}"), "n": i}))
+            .collect();
+        std::fs::write(&todos, serde_json::to_vec(&docs).unwrap()).unwrap();
+        let issue = dir.path().join("issue.json");
+        std::fs::write(
+            &issue,
+            r#"{"title": "one issue", "taskId": "someone-else"}"#,
+        )
+        .unwrap();
+        // Pre-existing data, some of it for this task, must be cleared.
+        let leftover = db.collection::<Document>("todos");
+        leftover
+            .insert_many([
+                doc! { "taskId": TASK, "old": true },
+                doc! { "taskId": "other" },
+            ])
+            .await
+            .unwrap();
+
+        let config = [
+            seed_of("todos", Some(todos.clone()), 12_000),
+            seed_of("issues", Some(issue), 1),
+            seed_of("prs", Some(dir.path().join("prs.json")), 0), // missing, not required
+            seed_of("audits", None, 0),
+        ];
+        let seeded = seed(&db, TASK, &config).await.unwrap();
+        let summary: Vec<(&str, u64, u64)> = seeded
+            .iter()
+            .map(|s| (s.name.as_str(), s.imported, s.count_with_task_id))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("todos", 12_000, 12_000),
+                ("issues", 1, 1),
+                ("prs", 0, 0),
+                ("audits", 0, 0)
+            ]
+        );
+        assert_eq!(leftover.count_documents(doc! {}).await.unwrap(), 12_000);
+        assert_eq!(
+            leftover
+                .count_documents(doc! { "old": true })
+                .await
+                .unwrap(),
+            0
+        );
+        let one = db
+            .collection::<Document>("issues")
+            .find_one(doc! {})
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(one.get_str("taskId").unwrap(), TASK);
+
+        assert_eq!(
+            count_task_documents(&db, "todos", TASK).await.unwrap(),
+            12_000
+        );
+        assert_eq!(
+            count_task_documents(&db, "todos", "other").await.unwrap(),
+            0
+        );
+        let err = count_task_documents(&db, "nonexistent", TASK)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "collection `nonexistent` does not exist");
+
+        // Re-seeding empties first instead of doubling.
+        let again = seed(&db, TASK, &config[..1]).await.unwrap();
+        assert_eq!(again[0].count_with_task_id, 12_000);
+        assert_eq!(leftover.count_documents(doc! {}).await.unwrap(), 12_000);
+
+        // Too few documents for the task.
+        let err = seed(&db, "t2", &[seed_of("todos", Some(todos.clone()), 30_000)])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "collection `todos`: found 12000 documents with taskId \"t2\", needed 30000"
+        );
+
+        // A missing required file fails before anything is cleared.
+        let missing = dir.path().join("nope.json");
+        let err = seed(
+            &db,
+            TASK,
+            &[
+                seed_of("todos", None, 0),
+                seed_of("users", Some(missing.clone()), 2),
+            ],
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "required data file {} for collection `users` not found",
+                missing.display()
+            )
+        );
+        assert_eq!(leftover.count_documents(doc! {}).await.unwrap(), 12_000);
+
+        // So does a malformed one, naming file and line:column.
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "[{\"a\": 1},\n {\"a\": 2,}]").unwrap();
+        let err = seed(&db, TASK, &[seed_of("todos", Some(bad.clone()), 0)])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "data file {}:2:10 is not valid JSON: trailing comma",
+                bad.display()
+            )
+        );
+        let nonobj = dir.path().join("nonobj.json");
+        std::fs::write(&nonobj, r#"[{"a": 1}, [2]]"#).unwrap();
+        let err = seed(&db, TASK, &[seed_of("todos", Some(nonobj.clone()), 0)])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "data file {}: element 1 is not a JSON object (found an array)",
+                nonobj.display()
+            )
+        );
+        assert_eq!(leftover.count_documents(doc! {}).await.unwrap(), 12_000);
+
+        server.stop().await;
+    }
+}

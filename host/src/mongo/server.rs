@@ -1,0 +1,729 @@
+//! A MongoDB-compatible server started for one run: real `mongod` when
+//! installed, otherwise SecantusDB (`secantusd-rs`, then `secantusd-py`).
+//! Storage is temporary, output goes to a log file, and the whole process
+//! group is stopped with SIGTERM, a short grace period, then SIGKILL.
+
+use std::fmt;
+use std::net::{IpAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::io::Write;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::client;
+
+/// How long a server gets to announce its address (SecantusDB) and to answer `ping`.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a server gets to exit after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// Lines of server output quoted in startup errors.
+const TAIL_LINES: usize = 20;
+
+/// The command that installs the fallback server, quoted in [`ServerError::NotFound`].
+pub const INSTALL_COMMAND: &str =
+    "python3 -m venv .venv && .venv/bin/pip install SecantusDB==0.7.0b3";
+
+/// Which server binary runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerKind {
+    /// MongoDB's own `mongod`.
+    Mongod,
+    /// SecantusDB's Rust build, `secantusd-rs`.
+    SecantusRs,
+    /// SecantusDB's Python build, `secantusd-py`.
+    SecantusPy,
+}
+
+impl ServerKind {
+    /// Every kind, in order of preference.
+    pub const ALL: [ServerKind; 3] = [Self::Mongod, Self::SecantusRs, Self::SecantusPy];
+
+    /// The executable's file name.
+    pub fn binary_name(self) -> &'static str {
+        match self {
+            Self::Mongod => "mongod",
+            Self::SecantusRs => "secantusd-rs",
+            Self::SecantusPy => "secantusd-py",
+        }
+    }
+}
+
+impl fmt::Display for ServerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.binary_name())
+    }
+}
+
+/// Why a managed server could not be found or started.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// None of the server binaries is installed where we looked.
+    #[error(
+        "no MongoDB-compatible server found: looked for mongod, secantusd-rs and secantusd-py in {}.\n\
+         Install SecantusDB with:\n    {INSTALL_COMMAND}\n\
+         or, if you have your own MongoDB, set MONGO_URI to its connection string instead.",
+        display_dirs(searched)
+    )]
+    NotFound {
+        /// The directories searched, in order.
+        searched: Vec<PathBuf>,
+    },
+    /// The server's log file could not be created or written.
+    #[error("cannot write server log {path}: {source}")]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Temporary storage or a free port could not be set up.
+    #[error("cannot prepare {what} for {kind}: {source}")]
+    Prepare {
+        /// Which server.
+        kind: ServerKind,
+        /// What was being prepared.
+        what: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The binary could not be spawned.
+    #[error("cannot start {kind} ({binary}): {source}")]
+    Spawn {
+        /// Which server.
+        kind: ServerKind,
+        /// The executable.
+        binary: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The server exited while starting.
+    #[error("{kind} exited while starting ({status}); last lines of its output:\n{tail}")]
+    ExitedEarly {
+        /// Which server.
+        kind: ServerKind,
+        /// How it exited.
+        status: String,
+        /// The end of its output.
+        tail: String,
+    },
+    /// The server did not announce its address in time.
+    #[error(
+        "{kind} did not announce its address within {timeout:?}; last lines of its output:\n{tail}"
+    )]
+    NoAddress {
+        /// Which server.
+        kind: ServerKind,
+        /// How long we waited.
+        timeout: Duration,
+        /// The end of its output.
+        tail: String,
+    },
+    /// The server did not answer `ping` in time.
+    #[error("{kind} at {uri} did not answer ping within {timeout:?} ({reason}); last lines of its output:\n{tail}")]
+    NotReady {
+        /// Which server.
+        kind: ServerKind,
+        /// Where it should be listening.
+        uri: String,
+        /// How long we waited.
+        timeout: Duration,
+        /// The last connection error.
+        reason: String,
+        /// The end of its output.
+        tail: String,
+    },
+}
+
+fn display_dirs(dirs: &[PathBuf]) -> String {
+    if dirs.is_empty() {
+        return "no directories (PATH is empty)".to_owned();
+    }
+    let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    list.join(", ")
+}
+
+/// The directories [`ManagedServer::start`] searches: each entry of `PATH`, then `extra_bin_dirs`.
+pub fn search_dirs(extra_bin_dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(extra_bin_dirs.iter().cloned());
+    dirs
+}
+
+/// The first server binary found, by preference (mongod, secantusd-rs, secantusd-py), each looked up in `dirs` in order.
+pub fn find_server(dirs: &[PathBuf]) -> Result<(ServerKind, PathBuf), ServerError> {
+    ServerKind::ALL
+        .iter()
+        .find_map(|&kind| {
+            dirs.iter()
+                .map(|dir| dir.join(kind.binary_name()))
+                .find(|candidate| is_executable(candidate))
+                .map(|path| (kind, path))
+        })
+        .ok_or_else(|| ServerError::NotFound {
+            searched: dirs.to_vec(),
+        })
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// A MongoDB-compatible server promwasm started for this run; stopped on `stop()` or drop (kill, never orphaned).
+#[derive(Debug)]
+pub struct ManagedServer {
+    kind: ServerKind,
+    uri: String,
+    log_file: PathBuf,
+    /// `None` once stopped.
+    child: Option<Child>,
+    /// mongod's `--dbpath`; SecantusDB cleans up its own `:memory:` storage.
+    temp_dir: Option<PathBuf>,
+    /// Copies the piped output stream into the log until the server exits.
+    copier: Option<JoinHandle<()>>,
+}
+
+impl ManagedServer {
+    /// Find the first available of mongod, secantusd-rs, secantusd-py: on PATH, then in each of `extra_bin_dirs`.
+    ///
+    /// Preference goes by kind (a `mongod` anywhere beats SecantusDB), then by directory order.
+    /// None found → [`ServerError::NotFound`], whose message gives the install command
+    /// (and says a user with their own MongoDB can set `MONGO_URI` instead).
+    pub async fn start(extra_bin_dirs: &[PathBuf], log_file: &Path) -> Result<Self, ServerError> {
+        let (kind, binary) = find_server(&search_dirs(extra_bin_dirs))?;
+        Self::start_binary(kind, &binary, log_file).await
+    }
+
+    /// Start `binary` as a server of `kind` with temporary storage, its output going to `log_file`,
+    /// and return once it answers `ping`.
+    pub async fn start_binary(
+        kind: ServerKind,
+        binary: &Path,
+        log_file: &Path,
+    ) -> Result<Self, ServerError> {
+        let log_err = |source| ServerError::Log {
+            path: log_file.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = log_file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(log_err)?;
+        }
+        // Truncate once; every writer then appends so the child's and our writes interleave.
+        std::fs::File::create(log_file).map_err(log_err)?;
+        let open_log = || {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(log_file)
+                .map_err(log_err)
+        };
+
+        let mut cmd = Command::new(binary);
+        let mut temp_dir = None;
+        // Which stream announces the address; mongod announces nothing usable, we pick its port.
+        let mut announced_on_stdout = None;
+        let mut copier_log = None;
+        let mut port = None;
+        match kind {
+            ServerKind::Mongod => {
+                let p = free_port().map_err(|source| ServerError::Prepare {
+                    kind,
+                    what: "a free port",
+                    source,
+                })?;
+                // Logs first: a failure there must not leave the temp dir behind.
+                cmd.stdout(open_log()?).stderr(open_log()?);
+                let dir = make_temp_dir().map_err(|source| ServerError::Prepare {
+                    kind,
+                    what: "a temporary --dbpath",
+                    source,
+                })?;
+                cmd.arg("--port")
+                    .arg(p.to_string())
+                    .arg("--dbpath")
+                    .arg(&dir)
+                    .arg("--bind_ip")
+                    .arg("127.0.0.1");
+                temp_dir = Some(dir);
+                port = Some(p);
+            }
+            ServerKind::SecantusRs | ServerKind::SecantusPy => {
+                cmd.args([
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--storage-path",
+                    ":memory:",
+                ]);
+                let on_stdout = kind == ServerKind::SecantusRs;
+                if on_stdout {
+                    cmd.stdout(Stdio::piped()).stderr(open_log()?);
+                } else {
+                    cmd.stdout(open_log()?).stderr(Stdio::piped());
+                }
+                announced_on_stdout = Some(on_stdout);
+                copier_log = Some(open_log()?);
+            }
+        }
+        cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
+
+        let spawned = cmd.spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(source) => {
+                if let Some(dir) = &temp_dir {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                return Err(ServerError::Spawn {
+                    kind,
+                    binary: binary.to_path_buf(),
+                    source,
+                });
+            }
+        };
+
+        // Start the copier before building `Self` so the pipe is always drained.
+        let mut announced = None;
+        let mut copier = None;
+        if let (Some(on_stdout), Some(log)) = (announced_on_stdout, copier_log) {
+            let (tx, rx) = oneshot::channel();
+            copier = Some(if on_stdout {
+                let out = child.stdout.take();
+                tokio::spawn(copy_announcing(out, log, tx))
+            } else {
+                let err = child.stderr.take();
+                tokio::spawn(copy_announcing(err, log, tx))
+            });
+            announced = Some(rx);
+        }
+
+        // From here on, dropping `server` kills the process and removes temporary storage.
+        let mut server = ManagedServer {
+            kind,
+            uri: String::new(),
+            log_file: log_file.to_path_buf(),
+            child: Some(child),
+            temp_dir,
+            copier,
+        };
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+
+        if let Some(rx) = announced {
+            port = Some(server.wait_for_announcement(rx, deadline).await?);
+        }
+        let Some(port) = port else {
+            // Unreachable by construction: every kind sets a port or an announcement.
+            return Err(server.no_address());
+        };
+        server.uri = format!("mongodb://127.0.0.1:{port}");
+        server.wait_for_ping(deadline).await?;
+        Ok(server)
+    }
+
+    /// The connection string, `mongodb://127.0.0.1:PORT`.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// Which server binary runs.
+    pub fn kind(&self) -> ServerKind {
+        self.kind
+    }
+
+    /// Where the server's output goes.
+    pub fn log_file(&self) -> &Path {
+        &self.log_file
+    }
+
+    /// Stop the server: SIGTERM to its process group, a short grace period, then SIGKILL;
+    /// then remove its temporary storage.
+    pub async fn stop(mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pgid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+                // Errors only mean the group is already gone.
+                let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+                if tokio::time::timeout(STOP_GRACE, child.wait())
+                    .await
+                    .is_err()
+                {
+                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+                    let _ = child.wait().await;
+                }
+            } else {
+                // Already reaped; nothing to signal.
+                let _ = child.wait().await;
+            }
+        }
+        if let Some(copier) = self.copier.take() {
+            // The pipe closes with the process, so this ends promptly.
+            let _ = tokio::time::timeout(STOP_GRACE, copier).await;
+        }
+        if let Some(dir) = self.temp_dir.take() {
+            let _ = tokio::fs::remove_dir_all(&dir).await;
+        }
+    }
+
+    async fn wait_for_announcement(
+        &mut self,
+        rx: oneshot::Receiver<u16>,
+        deadline: tokio::time::Instant,
+    ) -> Result<u16, ServerError> {
+        enum Outcome {
+            Port(u16),
+            StreamClosed,
+            Exited(Option<ExitStatus>),
+            TimedOut,
+        }
+        let Some(child) = self.child.as_mut() else {
+            return Err(self.no_address());
+        };
+        let outcome = tokio::select! {
+            port = rx => port.map_or(Outcome::StreamClosed, Outcome::Port),
+            status = child.wait() => Outcome::Exited(status.ok()),
+            _ = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
+        };
+        match outcome {
+            Outcome::Port(port) => Ok(port),
+            Outcome::StreamClosed => {
+                // The stream closed without an address: the server is exiting.
+                let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+                Err(self.exited(status.ok().and_then(Result::ok)).await)
+            }
+            Outcome::Exited(status) => Err(self.exited(status).await),
+            Outcome::TimedOut => Err(self.no_address()),
+        }
+    }
+
+    async fn wait_for_ping(&mut self, deadline: tokio::time::Instant) -> Result<(), ServerError> {
+        let mut reason = String::from("not tried");
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(self.exited(Some(status)).await);
+                }
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(ServerError::NotReady {
+                    kind: self.kind,
+                    uri: self.uri.clone(),
+                    timeout: START_TIMEOUT,
+                    reason,
+                    tail: self.tail(),
+                });
+            }
+            // Short attempts so an early exit is noticed quickly.
+            match client::connect(&self.uri, left.min(Duration::from_secs(2))).await {
+                Ok(_) => return Ok(()),
+                Err(e) => reason = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(100).min(left)).await;
+        }
+    }
+
+    async fn exited(&mut self, status: Option<ExitStatus>) -> ServerError {
+        // Let the copier log the last lines first; the pipe closes with the process.
+        if let Some(copier) = self.copier.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), copier).await;
+        }
+        ServerError::ExitedEarly {
+            kind: self.kind,
+            status: status.map_or_else(|| "exit status unknown".to_owned(), |s| s.to_string()),
+            tail: self.tail(),
+        }
+    }
+
+    fn no_address(&self) -> ServerError {
+        ServerError::NoAddress {
+            kind: self.kind,
+            timeout: START_TIMEOUT,
+            tail: self.tail(),
+        }
+    }
+
+    fn tail(&self) -> String {
+        let text = std::fs::read(&self.log_file).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
+        if tail.is_empty() {
+            "(no output)".to_owned()
+        } else {
+            tail
+        }
+    }
+}
+
+impl Drop for ManagedServer {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            // Skip if already reaped: its group id could in principle be reused.
+            if matches!(child.try_wait(), Ok(None)) {
+                if let Some(pgid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+                }
+            }
+            // kill_on_drop then reaps it in the background.
+        }
+        if let Some(dir) = self.temp_dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Copy `stream` into `log` line by line, sending the first announced port to `tx`.
+async fn copy_announcing<R: AsyncRead + Unpin>(
+    stream: Option<R>,
+    mut log: std::fs::File,
+    tx: oneshot::Sender<u16>,
+) {
+    let Some(stream) = stream else { return };
+    let mut reader = BufReader::new(stream);
+    let mut tx = Some(tx);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if tx.is_some() {
+            if let Some(port) = announced_port(&String::from_utf8_lossy(&line)) {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(port);
+                }
+            }
+        }
+        // Plain blocking writes: a line to a local file is quick, and lands before we
+        // might quote the log. A failed write must not stop us draining the pipe.
+        let _ = log.write_all(&line);
+    }
+}
+
+/// The port in a line like `... secantus listening on 127.0.0.1:35685`.
+fn announced_port(line: &str) -> Option<u16> {
+    // Prefer what follows "listening on"; otherwise any `IP:PORT` token on the line.
+    let rest = line
+        .find("listening on")
+        .map_or(line, |i| &line[i + "listening on".len()..]);
+    rest.split_whitespace().find_map(|token| {
+        let token = token.split_once("://").map_or(token, |(_, t)| t);
+        let token = token.trim_end_matches(|c: char| !c.is_ascii_digit());
+        let (host, port) = token.rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host_ok = host == "localhost" || host.parse::<IpAddr>().is_ok();
+        let port: u16 = port.parse().ok()?;
+        (host_ok && port != 0).then_some(port)
+    })
+}
+
+/// A port nobody listens on right now (mongod cannot be told to pick one).
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+fn make_temp_dir() -> std::io::Result<PathBuf> {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let dir =
+        std::env::temp_dir().join(format!("promwasm-mongod-{}-{nanos:09}", std::process::id()));
+    std::fs::create_dir(&dir)?;
+    Ok(dir)
+}
+
+/// Whether `uri` answers `ping`; used by tests of other modules too.
+#[cfg(test)]
+pub(crate) async fn ping(uri: &str) -> bool {
+    client::connect(uri, Duration::from_secs(5)).await.is_ok()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Where the test server binaries live: `SECANTUS_BIN_DIR`, else the dev venv.
+    pub(crate) fn test_bin_dirs() -> Vec<PathBuf> {
+        vec![std::env::var_os("SECANTUS_BIN_DIR")
+            .map_or_else(|| PathBuf::from("/tmp/secvenv/bin"), PathBuf::from)]
+    }
+
+    /// A server for one test, its log in `dir`.
+    pub(crate) async fn test_server(dir: &Path) -> ManagedServer {
+        ManagedServer::start(&test_bin_dirs(), &dir.join("mongo.log"))
+            .await
+            .expect("server starts")
+    }
+
+    #[test]
+    fn parses_announcements() {
+        assert_eq!(
+            announced_port(
+                "2026-11-22 02:47:56,931 INFO secantus.server: secantus listening on 127.0.0.1:35685\n"
+            ),
+            Some(35685)
+        );
+        assert_eq!(announced_port("listening on [::1]:4000."), Some(4000));
+        assert_eq!(announced_port("127.0.0.1:27018"), Some(27018));
+        assert_eq!(announced_port("mongodb://127.0.0.1:27019"), Some(27019));
+        assert_eq!(announced_port("02:47:56,931 starting up"), None);
+        assert_eq!(announced_port("listening on 127.0.0.1:0"), None);
+    }
+
+    #[test]
+    fn kinds_display_as_binary_names() {
+        let names: Vec<String> = ServerKind::ALL.iter().map(|k| k.to_string()).collect();
+        assert_eq!(names, ["mongod", "secantusd-rs", "secantusd-py"]);
+    }
+
+    #[test]
+    fn not_found_names_the_install_command() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = find_server(&[empty.path().to_path_buf()]).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ServerError::NotFound { .. }));
+        assert!(
+            msg.contains("python3 -m venv .venv && .venv/bin/pip install SecantusDB==0.7.0b3"),
+            "{msg}"
+        );
+        assert!(msg.contains("MONGO_URI"), "{msg}");
+        assert!(msg.contains(&empty.path().display().to_string()), "{msg}");
+    }
+
+    #[test]
+    fn finder_prefers_mongod_and_skips_non_executables() {
+        use std::os::unix::fs::PermissionsExt;
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let make = |dir: &Path, name: &str, mode: u32| {
+            let p = dir.join(name);
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            p
+        };
+        let py = make(a.path(), "secantusd-py", 0o755);
+        make(a.path(), "mongod", 0o644); // not executable: ignored
+        let dirs = [a.path().to_path_buf(), b.path().to_path_buf()];
+        assert_eq!(find_server(&dirs).unwrap(), (ServerKind::SecantusPy, py));
+        let mongod = make(b.path(), "mongod", 0o755);
+        assert_eq!(find_server(&dirs).unwrap(), (ServerKind::Mongod, mongod));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn starts_answers_and_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = test_server(dir.path()).await;
+        assert!(server.uri().starts_with("mongodb://127.0.0.1:"));
+        assert!(ping(server.uri()).await);
+        let addr = server.uri().trim_start_matches("mongodb://").to_owned();
+        let pid = server.child.as_ref().and_then(Child::id).unwrap();
+        server.stop().await;
+        assert!(
+            tokio::net::TcpStream::connect(&addr).await.is_err(),
+            "port still open after stop"
+        );
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "process left behind"
+        );
+        let log = std::fs::read_to_string(dir.path().join("mongo.log")).unwrap();
+        assert!(log.contains("listening on"), "log: {log}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn drop_kills_the_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = test_server(dir.path()).await;
+        let addr = server.uri().trim_start_matches("mongodb://").to_owned();
+        drop(server);
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "port still open after drop"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// An executable script `name` in `dir` running `body` (`$PY` is the real secantusd-py).
+    fn wrapper(dir: &Path, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let py = find_server(&test_bin_dirs())
+            .expect("secantusd-py for tests")
+            .1;
+        let path = dir.join(name);
+        let script = format!("#!/bin/sh\nPY='{}'\n{body}\n", py.display());
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn rust_build_announces_on_stdout() {
+        let dir = tempfile::tempdir().unwrap();
+        // Stand-in for secantusd-rs: the same server, its log moved to stdout.
+        let fake = wrapper(dir.path(), "secantusd-rs", "exec \"$PY\" \"$@\" 2>&1");
+        let server =
+            ManagedServer::start_binary(ServerKind::SecantusRs, &fake, &dir.path().join("log"))
+                .await
+                .unwrap();
+        assert_eq!(server.kind(), ServerKind::SecantusRs);
+        assert!(ping(server.uri()).await);
+        server.stop().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn mongod_gets_a_port_and_a_temp_dbpath() {
+        let dir = tempfile::tempdir().unwrap();
+        // Stand-in for mongod: checks our flags, then serves on the port we picked.
+        let fake = wrapper(
+            dir.path(),
+            "mongod",
+            "[ \"$1\" = --port ] && [ \"$3\" = --dbpath ] && [ -d \"$4\" ] && [ \"$5\" = --bind_ip ] || exit 9\n\
+             exec \"$PY\" --host \"$6\" --port \"$2\" --storage-path :memory:",
+        );
+        let server =
+            ManagedServer::start_binary(ServerKind::Mongod, &fake, &dir.path().join("log"))
+                .await
+                .unwrap();
+        let dbpath = server.temp_dir.clone().unwrap();
+        assert!(dbpath.is_dir());
+        assert!(ping(server.uri()).await);
+        server.stop().await;
+        assert!(!dbpath.exists(), "temp dbpath left behind");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn early_exit_quotes_the_output() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("secantusd-py");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho 'bad flag --frobnicate' >&2\nexit 3\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err =
+            ManagedServer::start_binary(ServerKind::SecantusPy, &fake, &dir.path().join("log"))
+                .await
+                .unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, ServerError::ExitedEarly { .. }), "{msg}");
+        assert!(msg.contains("bad flag --frobnicate"), "{msg}");
+        assert!(msg.contains("secantusd-py"), "{msg}");
+    }
+}

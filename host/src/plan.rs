@@ -1,0 +1,174 @@
+//! The validated plan of a run: everything [`crate::config`] read from the user's
+//! files, resolved (paths absolute, ports assigned, keys loaded) and checked.
+//! Nothing downstream reads config files again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::signing::Keypair;
+
+/// A fully validated task test.
+#[derive(Debug)]
+pub struct Plan {
+    /// The config.yaml this plan came from.
+    pub config_file: PathBuf,
+    /// The folder holding config.yaml (prometheus-test's `base_dir`).
+    pub base_dir: PathBuf,
+    /// Where the state file, worker databases and run logs live.
+    pub data_dir: PathBuf,
+    /// `task_id` from config.yaml.
+    pub task_id: String,
+    /// Rounds to run when fixed in config.yaml.
+    pub max_rounds: Option<u32>,
+    /// Collection whose document count gives the rounds when `max_rounds` is absent.
+    pub rounds_collection: Option<String>,
+    /// `middle_server_url`, allowed for HTTP.
+    pub middle_server_url: Option<String>,
+    /// Every top-level value of config.yaml (plus prometheus-test's defaults), readable by steps.
+    pub config_values: serde_json::Map<String, serde_json::Value>,
+    /// Hosts (`host` or `host:port`) steps may reach besides the workers and the middle server.
+    pub allowed_hosts: Vec<String>,
+    /// Workers in workers.json order.
+    pub workers: Vec<Arc<WorkerPlan>>,
+    /// Steps in run order.
+    pub steps: Vec<StepPlan>,
+    /// MongoDB seeding, when config.yaml has a `mongodb` section.
+    pub mongo: Option<MongoPlan>,
+    /// The post-load hook, run once after seeding.
+    pub post_load: Option<StepPlan>,
+}
+
+/// One worker server.
+#[derive(Debug)]
+pub struct WorkerPlan {
+    /// Its key in workers.json.
+    pub name: String,
+    /// Port it listens on (`port`, else `base_port + index`).
+    pub port: u16,
+    /// Base URL steps use.
+    pub url: String,
+    /// How to start it, or `None` when it already runs elsewhere (`url` given).
+    pub launch: Option<Launch>,
+    /// How to tell it is ready.
+    pub ready: Readiness,
+    /// Env vars mapped by `env_vars` (name → value); also what steps may read.
+    pub env: BTreeMap<String, String>,
+    /// Loaded keypairs by role (`staking`, `main`).
+    pub keys: BTreeMap<String, Arc<Keypair>>,
+    /// workers.json fields plus prometheus-test's defaults (`name`, `port`, `url`, ...),
+    /// without `env_vars` and `keypairs`.
+    pub fields: serde_json::Map<String, serde_json::Value>,
+    /// `DATABASE_PATH` handed to the server.
+    pub database_path: PathBuf,
+}
+
+/// A worker process to start.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// Program and arguments.
+    pub command: Vec<String>,
+    /// Working directory (prometheus-test uses `base_dir`).
+    pub cwd: PathBuf,
+}
+
+/// When a started worker counts as ready.
+#[derive(Debug, Clone)]
+pub enum Readiness {
+    /// A TCP connect to its port succeeds.
+    Tcp {
+        /// Give up after this long.
+        timeout: Duration,
+    },
+    /// `GET url + path` answers 2xx.
+    Http {
+        /// Path such as `/healthz`.
+        path: String,
+        /// Give up after this long.
+        timeout: Duration,
+    },
+}
+
+/// One step (or the post-load hook).
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    /// Unique name; the resume point refers to it.
+    pub name: String,
+    /// Shown in logs and reports.
+    pub description: String,
+    /// Index into [`Plan::workers`] of the worker it runs as.
+    pub worker: usize,
+    /// The component file.
+    pub module: PathBuf,
+    /// Which exported stage to run.
+    pub stage: String,
+    /// `args` as JSON text (`{}` when absent).
+    pub args: String,
+    /// Sandbox limits.
+    pub limits: Limits,
+    /// Database access granted to the step.
+    pub db: DbAccess,
+    /// Where the step's `module` is written, for errors found when loading it.
+    pub origin: Origin,
+}
+
+/// A place in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The file.
+    pub file: PathBuf,
+    /// Line and column.
+    pub pos: crate::config::Pos,
+}
+
+/// Per-step sandbox limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time for prepare + execute together.
+    pub timeout: Duration,
+    /// Linear memory cap, bytes.
+    pub memory_bytes: usize,
+    /// HTTP response body cap, bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            timeout: Duration::from_secs(60),
+            memory_bytes: 256 << 20,
+            max_response_bytes: 16 << 20,
+        }
+    }
+}
+
+/// What a step may do with MongoDB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DbAccess {
+    /// No access (the default for steps).
+    #[default]
+    None,
+    /// find and count.
+    Read,
+    /// Everything (the post-load hook).
+    ReadWrite,
+}
+
+/// MongoDB seeding.
+#[derive(Debug, Clone)]
+pub struct MongoPlan {
+    /// Database name (`builder247` by default, as prometheus-test).
+    pub database: String,
+    /// Collections in config order.
+    pub collections: Vec<crate::mongo::seed::CollectionSeed>,
+    /// `MONGO_URI` from the environment or `.env`; `None` means promwasm manages a server.
+    pub uri: Option<String>,
+}
+
+impl Plan {
+    /// The worker a step runs as.
+    pub fn worker_of(&self, step: &StepPlan) -> &Arc<WorkerPlan> {
+        &self.workers[step.worker]
+    }
+}

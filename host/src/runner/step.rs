@@ -1,0 +1,158 @@
+//! Running one step: a fresh instance of its component, `prepare` then
+//! `execute`, under the step's time and memory limits. Whatever the guest
+//! does — trap, spin, exhaust memory, return garbage — ends as an
+//! [`Outcome::Failed`] with the guest's own words; the Store is discarded.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wasmtime::{Store, StoreLimitsBuilder, Trap};
+
+use super::result::Outcome;
+use crate::bindings::types;
+use crate::capabilities::{StepCtx, StepState};
+use crate::engine::{LoadedComponent, EPOCH_TICK};
+use crate::plan::Limits;
+
+/// What running a step produced.
+pub struct StepRun {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Guest stdout/stderr lines.
+    pub output: Vec<String>,
+    /// Wall-clock time.
+    pub duration: Duration,
+}
+
+/// A new Store for one instance, with the step's limits.
+pub fn new_store(engine: &wasmtime::Engine, ctx: StepCtx, limits: &Limits) -> Store<StepState> {
+    let store_limits = StoreLimitsBuilder::new()
+        .memory_size(limits.memory_bytes)
+        // A clear trap beats a guest-side "allocation failed" abort.
+        .trap_on_grow_failure(true)
+        .build();
+    let mut store = Store::new(engine, StepState::new(ctx, store_limits));
+    store.limiter(|s| &mut s.limits);
+    let ticks = limits.timeout.as_millis() / EPOCH_TICK.as_millis() + 1;
+    store.set_epoch_deadline(ticks as u64);
+    store.epoch_deadline_trap();
+    store
+}
+
+/// Run `stage` of `component` with `args`.
+pub async fn run(
+    engine: &wasmtime::Engine,
+    component: &LoadedComponent,
+    ctx: StepCtx,
+    limits: &Limits,
+    stage: &str,
+    args: &str,
+) -> StepRun {
+    let started = Instant::now();
+    let mut store = new_store(engine, ctx, limits);
+    let call = prepare_and_execute(&mut store, component, stage, args);
+    // The epoch deadline stops a spinning guest; this stops one blocked in a host call.
+    let outcome =
+        match tokio::time::timeout(limits.timeout + Duration::from_millis(500), call).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => Outcome::Failed(describe_trap(&e, limits)),
+            Err(_) => Outcome::Failed(format!("timed out after {:?}", limits.timeout)),
+        };
+    let (stdout, stderr) = store.data().captured_output();
+    let mut output: Vec<String> = stdout.lines().map(|l| format!("stdout {l}")).collect();
+    output.extend(stderr.lines().map(|l| format!("stderr {l}")));
+    let outcome = match outcome {
+        // The guest's panic message is on its stderr: put it in the failure.
+        Outcome::Failed(msg) if !stderr.trim().is_empty() && msg.starts_with("guest trapped") => {
+            let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            Outcome::Failed(format!("{msg}; guest stderr: {}", tail.join(" | ")))
+        }
+        other => other,
+    };
+    StepRun {
+        outcome,
+        output,
+        duration: started.elapsed(),
+    }
+}
+
+async fn prepare_and_execute(
+    store: &mut Store<StepState>,
+    component: &LoadedComponent,
+    stage: &str,
+    args: &str,
+) -> wasmtime::Result<Outcome> {
+    let (stage, args) = (stage.to_string(), args.to_string());
+    let instance = component.pre.instantiate_async(&mut *store).await?;
+    let data = match instance.call_prepare(&mut *store, &stage, &args).await? {
+        Ok(data) => data,
+        Err(e) => return Ok(Outcome::Failed(format!("prepare: {e}"))),
+    };
+    if let Err(e) = serde_json::from_str::<Value>(&data) {
+        return Ok(Outcome::Failed(format!(
+            "prepare returned malformed JSON ({e}): {}",
+            clip(&data)
+        )));
+    }
+    Ok(
+        match instance
+            .call_execute(&mut *store, &stage, &args, &data)
+            .await?
+        {
+            Err(e) => Outcome::Failed(format!("execute: {e}")),
+            Ok(types::Outcome::Skip(reason)) => Outcome::Skipped(reason),
+            Ok(types::Outcome::Success(json)) => match serde_json::from_str(&json) {
+                Ok(value) => Outcome::Passed(value),
+                Err(e) => Outcome::Failed(format!(
+                    "execute returned malformed JSON ({e}): {}",
+                    clip(&json)
+                )),
+            },
+        },
+    )
+}
+
+fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => format!(
+            "timed out after {:?} (the guest was still running)",
+            limits.timeout
+        ),
+        _ => {
+            let text = format!("{e:#}");
+            if text.contains("forcing trap when growing memory") {
+                format!(
+                    "guest trapped: memory limit of {} MiB exceeded (raise `memory`)",
+                    limits.memory_bytes >> 20
+                )
+            } else {
+                format!("guest trapped: {}", text.lines().next().unwrap_or(&text))
+            }
+        }
+    }
+}
+
+fn clip(s: &str) -> String {
+    if s.len() > 200 {
+        let mut end = 200;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    } else {
+        s.to_string()
+    }
+}
+
+/// Ask a component for its stages (used to check step names before running).
+pub async fn stages(
+    engine: &wasmtime::Engine,
+    component: &LoadedComponent,
+    ctx: StepCtx,
+) -> wasmtime::Result<Vec<types::StageInfo>> {
+    let limits = Limits::default();
+    let mut store = new_store(engine, ctx, &limits);
+    let instance = component.pre.instantiate_async(&mut store).await?;
+    instance.call_stages(&mut store).await
+}

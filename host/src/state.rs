@@ -1,0 +1,293 @@
+//! The runner store and its persistence: `data_dir/test_state.json` in
+//! prometheus-test's layout (`rounds`, `global`, `current_round`,
+//! `last_completed_step`), written atomically so a kill at any instant leaves
+//! either the old or the new state, never half of one.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Where a value is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The current round only.
+    Round,
+    /// Every round.
+    Global,
+}
+
+/// Errors reading, writing or changing the state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The file exists but cannot be read or parsed.
+    #[error("cannot read state file {path}: {reason}; run with --reset to start over")]
+    Read {
+        /// The state file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Writing failed.
+    #[error("cannot write state file {path}: {source}")]
+    Write {
+        /// The state file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A `set` could not be applied.
+    #[error("cannot set `{key}`: {reason}")]
+    Set {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The run's state, as persisted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Round-scoped values by round number (as a string key, like prometheus-test).
+    pub rounds: Map<String, Value>,
+    /// Global values; starts with the config values and `workers`.
+    pub global: Map<String, Value>,
+    /// The round being run (1-based).
+    pub current_round: u32,
+    /// The last step that finished in `current_round`; the resume point.
+    pub last_completed_step: Option<String>,
+    /// promwasm's own bookkeeping; prometheus-test ignores it.
+    #[serde(default)]
+    pub promwasm: Meta,
+}
+
+/// promwasm's additions to the state file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Stays the same when a run resumes.
+    pub run_id: String,
+    /// Rounds settled at the start of the run (from config or MongoDB).
+    pub max_rounds: Option<u32>,
+}
+
+impl State {
+    /// A fresh state at round 1.
+    pub fn fresh(run_id: String, global: Map<String, Value>) -> Self {
+        State {
+            rounds: Map::new(),
+            global,
+            current_round: 1,
+            last_completed_step: None,
+            promwasm: Meta {
+                run_id,
+                max_rounds: None,
+            },
+        }
+    }
+
+    /// The state file of a data dir.
+    pub fn path_in(data_dir: &Path) -> PathBuf {
+        data_dir.join("test_state.json")
+    }
+
+    /// Load the state, or `None` when there is no file.
+    pub fn load(path: &Path) -> Result<Option<Self>, StateError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(StateError::Read {
+                    path: path.into(),
+                    reason: e.to_string(),
+                })
+            }
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| StateError::Read {
+                path: path.into(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Write the state atomically: temp file, fsync, rename, fsync the folder.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let err = |source| StateError::Write {
+            path: path.into(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_vec_pretty(self).map_err(|e| err(e.into()))?;
+        let mut file = File::create(&tmp).map_err(err)?;
+        file.write_all(&text).map_err(err)?;
+        file.sync_all().map_err(err)?;
+        drop(file);
+        std::fs::rename(&tmp, path).map_err(err)?;
+        // Make the rename itself durable.
+        File::open(dir).and_then(|d| d.sync_all()).map_err(err)?;
+        Ok(())
+    }
+
+    /// Look a key up like prometheus-test's `runner.get`: `current_round` and
+    /// `last_completed_step` are the execution state; otherwise the current
+    /// round first, then global; dot notation walks nested objects.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        match key {
+            "current_round" => return Some(Value::from(self.current_round)),
+            "last_completed_step" => return Some(self.last_completed_step.clone().into()),
+            _ => {}
+        }
+        let round = self.rounds.get(&self.current_round.to_string());
+        let found = round
+            .and_then(|r| walk(r, key))
+            .or_else(|| walk_map(&self.global, key));
+        found.filter(|v| !v.is_null()).cloned()
+    }
+
+    /// Store a value; dot notation creates nested objects.
+    pub fn set(&mut self, key: &str, value: Value, scope: Scope) -> Result<(), StateError> {
+        let fail = |reason: String| StateError::Set {
+            key: key.to_string(),
+            reason,
+        };
+        if key.is_empty() || key.split('.').any(str::is_empty) {
+            return Err(fail("keys are non-empty names separated by dots".into()));
+        }
+        let target = match scope {
+            Scope::Global => &mut self.global,
+            Scope::Round => {
+                let round = self
+                    .rounds
+                    .entry(self.current_round.to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                match round {
+                    Value::Object(m) => m,
+                    _ => return Err(fail("the round's state is not an object".into())),
+                }
+            }
+        };
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let last = parts.pop().unwrap_or(key);
+        let mut current = target;
+        for (i, part) in parts.iter().enumerate() {
+            let next = current
+                .entry(part.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            current = match next {
+                Value::Object(m) => m,
+                other => {
+                    return Err(fail(format!(
+                        "`{}` holds {}, not an object",
+                        parts[..=i].join("."),
+                        type_name(other)
+                    )))
+                }
+            };
+        }
+        current.insert(last.to_string(), value);
+        Ok(())
+    }
+
+    /// Move to the next round (prometheus-test's `next_round`).
+    pub fn next_round(&mut self) {
+        self.current_round += 1;
+        self.last_completed_step = None;
+    }
+}
+
+fn walk<'v>(value: &'v Value, key: &str) -> Option<&'v Value> {
+    match value {
+        Value::Object(m) => walk_map(m, key),
+        _ => None,
+    }
+}
+
+fn walk_map<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    let mut parts = key.split('.');
+    let mut value = map.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn state() -> State {
+        let mut global = Map::new();
+        global.insert("task_id".into(), json!("t1"));
+        State::fresh("run".into(), global)
+    }
+
+    #[test]
+    fn round_scope_shadows_global_and_dots_nest() {
+        let mut s = state();
+        s.set("a.b", json!(1), Scope::Global).unwrap();
+        s.set("a.b", json!(2), Scope::Round).unwrap();
+        assert_eq!(s.get("a.b"), Some(json!(2)));
+        assert_eq!(s.get("task_id"), Some(json!("t1")));
+        s.next_round();
+        assert_eq!(
+            s.get("a.b"),
+            Some(json!(1)),
+            "round 2 sees only the global value"
+        );
+        assert_eq!(s.get("current_round"), Some(json!(2)));
+        assert_eq!(s.get("missing.key"), None);
+    }
+
+    #[test]
+    fn setting_through_a_non_object_is_an_error() {
+        let mut s = state();
+        s.set("a", json!(5), Scope::Global).unwrap();
+        let err = s.set("a.b", json!(1), Scope::Global).unwrap_err();
+        assert!(err.to_string().contains("`a` holds a number"), "{err}");
+        assert!(s.set("a..b", json!(1), Scope::Global).is_err());
+    }
+
+    #[test]
+    fn save_and_load_round_trip_in_prometheus_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = State::path_in(dir.path());
+        assert_eq!(State::load(&path).unwrap(), None);
+        let mut s = state();
+        s.set("x", json!({"y": [1, 2]}), Scope::Round).unwrap();
+        s.last_completed_step = Some("task".into());
+        s.save(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let raw: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(raw["rounds"]["1"]["x"]["y"], json!([1, 2]));
+        assert_eq!(raw["current_round"], json!(1));
+        assert_eq!(raw["last_completed_step"], json!("task"));
+        assert_eq!(State::load(&path).unwrap(), Some(s));
+        assert!(!path.with_extension("json.tmp").exists());
+    }
+
+    #[test]
+    fn a_corrupt_file_says_how_to_recover() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = State::path_in(dir.path());
+        std::fs::write(&path, "{ not json").unwrap();
+        let err = State::load(&path).unwrap_err().to_string();
+        assert!(err.contains("--reset"), "{err}");
+    }
+}
