@@ -11,7 +11,6 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod engine;
-#[path = "/tmp/mongo_stub.rs"]
 pub mod mongo;
 pub mod plan;
 pub mod report;

@@ -21,8 +21,10 @@ use super::json::{kind_name, to_document, JsonSyntax};
 /// Documents per `insert_many` call: large enough to amortise round trips,
 /// small enough that several batches can be in flight.
 const BATCH: usize = 10_000;
-/// `insert_many` calls in flight per collection.
-const IN_FLIGHT: usize = 4;
+/// `insert_many` calls in flight per collection. Two lets the next batch travel
+/// while the server stores the current one; more gained nothing on SecantusDB,
+/// which stores one batch per collection at a time.
+const IN_FLIGHT: usize = 2;
 
 /// One configured collection.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -554,10 +554,16 @@ pub(crate) async fn ping(uri: &str) -> bool {
 pub(crate) mod tests {
     use super::*;
 
-    /// Where the test server binaries live: `SECANTUS_BIN_DIR`, else the dev venv.
+    /// Where the test server binaries live (after PATH): `SECANTUS_BIN_DIR`, else the
+    /// dev machine's venv and the repository's `.venv`.
     pub(crate) fn test_bin_dirs() -> Vec<PathBuf> {
-        vec![std::env::var_os("SECANTUS_BIN_DIR")
-            .map_or_else(|| PathBuf::from("/tmp/secvenv/bin"), PathBuf::from)]
+        match std::env::var_os("SECANTUS_BIN_DIR") {
+            Some(dir) => vec![PathBuf::from(dir)],
+            None => vec![
+                PathBuf::from("/tmp/secvenv/bin"),
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin"),
+            ],
+        }
     }
 
     /// A server for one test, its log in `dir`.
@@ -661,9 +667,11 @@ pub(crate) mod tests {
     /// An executable script `name` in `dir` running `body` (`$PY` is the real secantusd-py).
     fn wrapper(dir: &Path, name: &str, body: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
-        let py = find_server(&test_bin_dirs())
-            .expect("secantusd-py for tests")
-            .1;
+        let py = search_dirs(&test_bin_dirs())
+            .into_iter()
+            .map(|d| d.join("secantusd-py"))
+            .find(|p| is_executable(p))
+            .expect("secantusd-py for tests");
         let path = dir.join(name);
         let script = format!("#!/bin/sh\nPY='{}'\n{body}\n", py.display());
         std::fs::write(&path, script).unwrap();
