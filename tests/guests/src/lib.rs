@@ -1,0 +1,208 @@
+//! Stages the host's tests run: one per behaviour the runner must handle
+//! (results, skips, errors, traps, timeouts, memory caps, capabilities).
+
+use promwasm_guest::prelude::*;
+
+/// Implements [`Stage`] for a stage that needs no `prepare`: the body gets
+/// `args` and returns `Result<Outcome>`.
+macro_rules! simple_stage {
+    ($ty:ident, $name:literal, $description:literal, $args:ty, |$a:ident| $body:block) => {
+        #[doc = $description]
+        pub struct $ty;
+
+        impl Stage for $ty {
+            const NAME: &'static str = $name;
+            const DESCRIPTION: &'static str = $description;
+            type Args = $args;
+            type Data = ();
+            type Output = Value;
+
+            fn prepare(_: &$args) -> Result<()> {
+                Ok(())
+            }
+
+            fn execute($a: &$args, _: ()) -> Result<Outcome> $body
+        }
+    };
+}
+
+simple_stage!(Echo, "echo", "Succeeds with its args", Value, |args| {
+    Ok(Outcome::Success(args.clone()))
+});
+
+/// Arguments of [`Skip`].
+#[derive(Deserialize)]
+pub struct SkipArgs {
+    reason: Option<String>,
+}
+
+simple_stage!(Skip, "skip", "Skips with args.reason", SkipArgs, |args| {
+    let reason = args.reason.as_deref().unwrap_or("skipped on purpose");
+    Ok(Outcome::skip(reason))
+});
+
+/// Arguments of [`Fail`] and [`FailIf`].
+#[derive(Deserialize)]
+pub struct FailArgs {
+    #[serde(default)]
+    fail: bool,
+    message: Option<String>,
+}
+
+impl FailArgs {
+    fn message(&self) -> &str {
+        self.message.as_deref().unwrap_or("failed on purpose")
+    }
+}
+
+simple_stage!(Fail, "fail", "Fails with args.message", FailArgs, |args| {
+    bail!(args.message())
+});
+
+simple_stage!(
+    FailIf,
+    "fail-if",
+    "Fails with args.message when args.fail",
+    FailArgs,
+    |args| {
+        ensure!(!args.fail, args.message());
+        Ok(Outcome::Success(json!({ "failed": false })))
+    }
+);
+
+/// Arguments of [`CountRuns`].
+#[derive(Deserialize)]
+pub struct CountArgs {
+    name: Option<String>,
+}
+
+simple_stage!(
+    CountRuns,
+    "count-runs",
+    "Counts its runs in global `runs.<args.name>`",
+    CountArgs,
+    |args| {
+        let key = format!("runs.{}", args.name.as_deref().unwrap_or(CountRuns::NAME));
+        let runs = runner::get::<u64>(&key)?.unwrap_or(0) + 1;
+        runner::set_global(&key, &runs)?;
+        runner::set("ran", &true)?;
+        Ok(Outcome::Success(json!({ "runs": runs })))
+    }
+);
+
+simple_stage!(Trap, "trap", "Panics", NoArgs, |_args| {
+    panic!("guest panicked on purpose")
+});
+
+simple_stage!(Spin, "spin", "Loops forever", NoArgs, |_args| {
+    loop {
+        std::hint::black_box(());
+    }
+});
+
+/// Arguments of [`Grow`].
+#[derive(Deserialize)]
+pub struct GrowArgs {
+    mib: Option<usize>,
+}
+
+simple_stage!(
+    Grow,
+    "grow",
+    "Allocates args.mib MiB (default 4096), 1 MiB at a time",
+    GrowArgs,
+    |args| {
+        let mut chunks = Vec::new();
+        for _ in 0..args.mib.unwrap_or(4096) {
+            let chunk = vec![1u8; 1 << 20];
+            chunks.push(std::hint::black_box(chunk));
+        }
+        Ok(Outcome::Success(json!({ "allocated_mib": chunks.len() })))
+    }
+);
+
+/// Arguments of [`HttpProbe`].
+#[derive(Deserialize)]
+pub struct ProbeArgs {
+    url: String,
+}
+
+simple_stage!(
+    HttpProbe,
+    "http-probe",
+    "GETs args.url; reports the status or the error",
+    ProbeArgs,
+    |args| {
+        Ok(Outcome::Success(match http::get(&args.url).send() {
+            Ok(response) => json!({ "status": response.status }),
+            Err(error) => json!({ "error": error.message() }),
+        }))
+    }
+);
+
+/// Arguments of [`Introspect`].
+#[derive(Deserialize)]
+pub struct IntrospectArgs {
+    env: Option<String>,
+    config_key: Option<String>,
+    sign: Option<Value>,
+}
+
+simple_stage!(
+    Introspect,
+    "introspect",
+    "Reports what the capabilities show",
+    IntrospectArgs,
+    |args| {
+        let signed = match &args.sign {
+            Some(payload) => json!({
+                "signature": signing::sign_json("staking", payload, JsonStyle::Python)?,
+                "public_key": signing::public_key("staking")?,
+            }),
+            None => Value::Null,
+        };
+        let config = match &args.config_key {
+            Some(key) => runner::config::<Value>(key)?,
+            None => None,
+        };
+        Ok(Outcome::Success(json!({
+            "worker": worker::current(),
+            "names": worker::names(),
+            "env": args.env.as_ref().and_then(worker::env),
+            "config": config,
+            "run_id": runner::run_id(),
+            "round": runner::current_round(),
+            "signed": signed,
+        })))
+    }
+);
+
+/// Arguments of [`StoreGet`].
+#[derive(Deserialize)]
+pub struct KeyArgs {
+    key: String,
+}
+
+simple_stage!(
+    StoreGet,
+    "store-get",
+    "Succeeds with the store's value at args.key",
+    KeyArgs,
+    |args| { Ok(Outcome::Success(json!(runner::get::<Value>(&args.key)?))) }
+);
+
+simple_stage!(
+    Stdout,
+    "stdout",
+    "Prints a line to stdout and one to stderr",
+    NoArgs,
+    |_args| {
+        println!("hello from stdout");
+        eprintln!("hello from stderr");
+        Ok(Outcome::Success(Value::Null))
+    }
+);
+
+export_stages!(
+    Echo, Skip, Fail, FailIf, CountRuns, Trap, Spin, Grow, HttpProbe, Introspect, StoreGet, Stdout
+);
