@@ -41,7 +41,7 @@ fn main() {
     let engine = Engine::builder().build().unwrap();
     let component = engine.load(&path).unwrap();
     let limits = Limits::default();
-    let args = r#"{"n": 1}"#;
+    let (stage, args) = ("echo".to_string(), r#"{"n": 1}"#.to_string());
 
     let bare = rt.block_on(async {
         let one = || async {
@@ -51,12 +51,12 @@ fn main() {
             store.set_epoch_deadline(u64::MAX / 2);
             let instance = component.pre.instantiate_async(&mut store).await.unwrap();
             let data = instance
-                .call_prepare(&mut store, "echo", args)
+                .call_prepare(&mut store, &stage, &args)
                 .await
                 .unwrap()
                 .unwrap();
             instance
-                .call_execute(&mut store, "echo", args, &data)
+                .call_execute(&mut store, &stage, &args, &data)
                 .await
                 .unwrap()
                 .unwrap();
@@ -66,7 +66,7 @@ fn main() {
     let full = rt.block_on(async {
         let one = || async {
             let ctx = StepCtx::probe(Arc::from(Vec::new()), 0);
-            let run = step::run(engine.wasmtime(), &component, ctx, &limits, "echo", args).await;
+            let run = step::run(engine.wasmtime(), &component, ctx, &limits, &stage, &args).await;
             assert!(matches!(run.outcome, promwasm::runner::Outcome::Passed(_)));
         };
         measure(one).await

@@ -53,6 +53,7 @@ pub enum RunError {
 /// Everything a step context is built from, shared by all steps of the run.
 struct Shared {
     engine: Engine,
+    components: BTreeMap<PathBuf, LoadedComponent>,
     workers: Arc<[Arc<WorkerPlan>]>,
     config: Arc<serde_json::Map<String, Value>>,
     allow: Arc<AllowList>,
@@ -120,6 +121,7 @@ pub async fn run(loaded: Loaded, opts: &RunOptions) -> Result<RunResult, RunErro
 
     let shared = Shared {
         engine,
+        components,
         workers: plan.workers.iter().cloned().collect(),
         config: Arc::new(plan.config_values.clone()),
         allow: Arc::new(AllowList::from_plan(&plan)),
@@ -132,7 +134,6 @@ pub async fn run(loaded: Loaded, opts: &RunOptions) -> Result<RunResult, RunErro
         &plan,
         &env,
         &worker_env,
-        &components,
         shared,
         saved,
         &log_dir,
@@ -200,7 +201,6 @@ async fn run_with_services(
     plan: &Plan,
     env: &BTreeMap<String, String>,
     worker_env: &BTreeMap<String, String>,
-    components: &BTreeMap<PathBuf, LoadedComponent>,
     mut shared: Shared,
     saved: Option<State>,
     log_dir: &Path,
@@ -218,7 +218,7 @@ async fn run_with_services(
             result.resumed = Some((state.current_round, state.last_completed_step.clone()));
             state
         }
-        None => fresh_start(plan, &shared, components).await?,
+        None => fresh_start(plan, &shared).await?,
     };
     shared.run_id = state.promwasm.run_id.clone();
     result.run_id = shared.run_id.clone();
@@ -245,7 +245,9 @@ async fn run_with_services(
         }
     };
     let loop_result = tokio::select! {
-        r = rounds_loop(plan, &shared, components, &mut set, &state_path, max_rounds, &mut result) => r,
+        r = rounds_loop(
+            plan,
+            &shared, &mut set, &state_path, max_rounds, &mut result) => r,
         _ = signals.recv() => {
             result.error = Some("interrupted; the state is saved, run again to resume".into());
             Ok(())
@@ -280,11 +282,7 @@ impl Signals {
 }
 
 /// A fresh run: seed MongoDB, run the post-load hook, delete the workers' local databases, new state.
-async fn fresh_start(
-    plan: &Plan,
-    shared: &Shared,
-    components: &BTreeMap<PathBuf, LoadedComponent>,
-) -> Result<State, RunError> {
+async fn fresh_start(plan: &Plan, shared: &Shared) -> Result<State, RunError> {
     println!("Starting a fresh run");
     let run_id = new_run_id();
     let mut global = plan.config_values.clone();
@@ -306,7 +304,7 @@ async fn fresh_start(
             );
         }
         if let Some(hook) = &plan.post_load {
-            let outcome = run_one(plan, shared, components, hook, 0).await;
+            let outcome = run_one(plan, shared, hook, 0).await;
             if let Outcome::Failed(msg) = &outcome.outcome {
                 return Err(anyhow::anyhow!(
                     "post-load hook ({}) failed: {msg}",
@@ -362,7 +360,6 @@ async fn rounds(plan: &Plan, shared: &Shared) -> anyhow::Result<u32> {
 async fn rounds_loop(
     plan: &Plan,
     shared: &Shared,
-    components: &BTreeMap<PathBuf, LoadedComponent>,
     set: &mut WorkerSet,
     state_path: &Path,
     max_rounds: u32,
@@ -387,7 +384,7 @@ async fn rounds_loop(
                 result.error = Some(e.to_string());
                 return Ok(());
             }
-            let r = run_one(plan, shared, components, step, round).await;
+            let r = run_one(plan, shared, step, round).await;
             let failed = matches!(r.outcome, Outcome::Failed(_));
             result.steps.push(r);
             save(shared, state_path, |s| {
@@ -419,13 +416,7 @@ fn save(shared: &Shared, path: &Path, change: impl FnOnce(&mut State)) -> Result
     Ok(())
 }
 
-async fn run_one(
-    plan: &Plan,
-    shared: &Shared,
-    components: &BTreeMap<PathBuf, LoadedComponent>,
-    step: &StepPlan,
-    round: u32,
-) -> StepResult {
+async fn run_one(plan: &Plan, shared: &Shared, step: &StepPlan, round: u32) -> StepResult {
     let worker = plan.worker_of(step);
     let prefix = format!("[r{round} {}@{}]", step.name, worker.name);
     println!(
@@ -467,7 +458,7 @@ async fn run_one(
     };
     let run = step::run(
         shared.engine.wasmtime(),
-        &components[&step.module],
+        &shared.components[&step.module],
         ctx,
         &step.limits,
         &step.stage,

@@ -6,12 +6,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasmtime::{Store, StoreLimitsBuilder, Trap};
+use wasmtime::{Store, StoreLimitsBuilder};
 
 use super::result::Outcome;
 use crate::bindings::types;
 use crate::capabilities::{StepCtx, StepState};
-use crate::engine::{LoadedComponent, EPOCH_TICK};
+use crate::engine::LoadedComponent;
 use crate::plan::Limits;
 
 /// What running a step produced.
@@ -33,9 +33,10 @@ pub fn new_store(engine: &wasmtime::Engine, ctx: StepCtx, limits: &Limits) -> St
         .build();
     let mut store = Store::new(engine, StepState::new(ctx, store_limits));
     store.limiter(|s| &mut s.limits);
-    let ticks = limits.timeout.as_millis() / EPOCH_TICK.as_millis() + 1;
-    store.set_epoch_deadline(ticks as u64);
-    store.epoch_deadline_trap();
+    // Yield to the executor every tick: a spinning guest stays cancellable
+    // (timeout, Ctrl-C) instead of holding its thread until it returns.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_async_yield_and_update(1);
     store
 }
 
@@ -56,7 +57,10 @@ pub async fn run(
         match tokio::time::timeout(limits.timeout + Duration::from_millis(500), call).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(e)) => Outcome::Failed(describe_trap(&e, limits)),
-            Err(_) => Outcome::Failed(format!("timed out after {:?}", limits.timeout)),
+            Err(_) => Outcome::Failed(format!(
+                "timed out after {:?} (raise `timeout`)",
+                limits.timeout
+            )),
         };
     let (stdout, stderr) = store.data().captured_output();
     let mut output: Vec<String> = stdout.lines().map(|l| format!("stdout {l}")).collect();
@@ -114,22 +118,14 @@ async fn prepare_and_execute(
 }
 
 fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
-    match e.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => format!(
-            "timed out after {:?} (the guest was still running)",
-            limits.timeout
-        ),
-        _ => {
-            let text = format!("{e:#}");
-            if text.contains("forcing trap when growing memory") {
-                format!(
-                    "guest trapped: memory limit of {} MiB exceeded (raise `memory`)",
-                    limits.memory_bytes >> 20
-                )
-            } else {
-                format!("guest trapped: {}", text.lines().next().unwrap_or(&text))
-            }
-        }
+    let text = format!("{e:#}");
+    if text.contains("forcing trap when growing memory") {
+        format!(
+            "guest trapped: memory limit of {} MiB exceeded (raise `memory`)",
+            limits.memory_bytes >> 20
+        )
+    } else {
+        format!("guest trapped: {}", text.lines().next().unwrap_or(&text))
     }
 }
 
