@@ -23,6 +23,8 @@ pub struct Diagnostic {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+    /// A warning does not stop the run.
+    pub warning: bool,
 }
 
 impl Diagnostic {
@@ -33,6 +35,7 @@ impl Diagnostic {
             pos: Some(pos),
             message: message.into(),
             hint: None,
+            warning: false,
         }
     }
 
@@ -43,7 +46,14 @@ impl Diagnostic {
             pos: None,
             message: message.into(),
             hint: None,
+            warning: false,
         }
+    }
+
+    /// Mark as a warning.
+    pub fn warning(mut self) -> Self {
+        self.warning = true;
+        self
     }
 
     /// Attach what to do about it.
@@ -77,14 +87,19 @@ impl Diagnostics {
         self.0.push(d);
     }
 
-    /// No problems so far.
+    /// No errors so far (warnings do not count).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.errors() == 0
     }
 
-    /// `Ok(value)` when nothing was recorded, else every problem.
+    /// How many errors.
+    pub fn errors(&self) -> usize {
+        self.0.iter().filter(|d| !d.warning).count()
+    }
+
+    /// `Ok(value)` when no error was recorded, else every problem.
     pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
-        if self.0.is_empty() {
+        if self.is_empty() {
             Ok(value)
         } else {
             Err(self)
@@ -95,9 +110,10 @@ impl Diagnostics {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.0 {
-            writeln!(f, "error: {d}")?;
+            let label = if d.warning { "warning" } else { "error" };
+            writeln!(f, "{label}: {d}")?;
         }
-        let n = self.0.len();
+        let n = self.errors();
         write!(
             f,
             "{n} problem{} found; nothing was started",

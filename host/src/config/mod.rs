@@ -178,7 +178,7 @@ pub fn load(config_file: &Path, process_env: Env) -> Result<Loaded, Diagnostics>
 
     if max_rounds.is_none() && mongo.is_none() {
         diags.push(
-            Diagnostic::at(&config_file, root.pos, "the number of rounds is unknown")
+            Diagnostic::at(&config_file, Pos { line: 1, column: 1 }, "the number of rounds is unknown")
                 .hint("set `max_rounds`, or add a `mongodb` section so rounds are counted from `rounds_collection`"),
         );
     }
@@ -221,7 +221,14 @@ pub fn load(config_file: &Path, process_env: Env) -> Result<Loaded, Diagnostics>
         mongo,
         post_load,
     };
-    diags.into_result(Loaded {
+    if !diags.is_empty() {
+        // Shown beside the errors: a mistyped key is often why one is missing.
+        diags
+            .0
+            .extend(warnings.into_iter().map(Diagnostic::warning));
+        return Err(diags);
+    }
+    Ok(Loaded {
         plan,
         env,
         warnings,

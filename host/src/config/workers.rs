@@ -82,7 +82,7 @@ fn worker(
 ) -> Option<WorkerPlan> {
     let what = format!("worker `{name}`");
     let node = c.mapping(node, &what)?;
-    let errors_before = c.diags.0.len();
+    let errors_before = c.diags.errors();
 
     let port = match c.opt_uint(node, "port", &what, u16::MAX as u64) {
         Some(p) => p as u16,
@@ -140,7 +140,7 @@ fn worker(
     fields.insert("port".into(), json!(port));
     fields.insert("url".into(), json!(url));
 
-    if c.diags.0.len() > errors_before {
+    if c.diags.errors() > errors_before {
         return None;
     }
     Some(WorkerPlan {
