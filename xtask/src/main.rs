@@ -86,8 +86,13 @@ fn setup() -> Result {
     }
     if !venv.join("bin/secantusd-py").exists() {
         run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-        run(Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", SECANTUS, "pymongo"]))?;
+        run(Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            SECANTUS,
+            "pymongo",
+        ]))?;
     }
     Ok(())
 }
@@ -115,9 +120,12 @@ fn host_binaries() -> Result {
 /// compiled-component cache and the MongoDB server are.
 fn test_env(cmd: &mut Command) -> &mut Command {
     let root = root();
-    cmd.env("PROMWASM_GUEST_DIR", root.join("target/wasm32-wasip2/release"))
-        .env("PROMWASM_CACHE_DIR", root.join("target/promwasm-cache"))
-        .env("PROMWASM_MONGO_BIN_DIR", root.join(".venv/bin"))
+    cmd.env(
+        "PROMWASM_GUEST_DIR",
+        root.join("target/wasm32-wasip2/release"),
+    )
+    .env("PROMWASM_CACHE_DIR", root.join("target/promwasm-cache"))
+    .env("PROMWASM_MONGO_BIN_DIR", root.join(".venv/bin"))
 }
 
 fn example(args: &[String]) -> Result {
