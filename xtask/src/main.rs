@@ -145,8 +145,10 @@ fn example(args: &[String]) -> Result {
 fn test(args: &[String]) -> Result {
     setup()?;
     guests()?;
-    host_binaries()?;
-    run(test_env(cargo().arg("test").args(args)))
+    // `cargo test` builds the promwasm and orca-server binaries itself (both
+    // have integration tests), with the same features as the tests: a
+    // separate `cargo build` first would compile half the tree twice.
+    run(test_env(cargo().args(["test", "--workspace"]).args(args)))
 }
 
 fn bench() -> Result {

@@ -387,7 +387,8 @@ mod tests {
         let text = "{\n  // a comment with \"quotes\"\n  \"w1\": {\"port\": 1, /* x */ \"url\": \"http://a//b\"}\n}";
         let doc = parse_json_with_comments(text).unwrap();
         let w1 = &doc.entries().unwrap()[0];
-        assert_eq!(w1.key_pos, Pos { line: 3, column: 3 });
+        // Quoted scalars are located at their first character inside the quotes.
+        assert_eq!(w1.key_pos, Pos { line: 3, column: 4 });
         assert_eq!(
             w1.value.get("url").unwrap().as_str(),
             Some("http://a//b"),

@@ -419,18 +419,22 @@ fn save(shared: &Shared, path: &Path, change: impl FnOnce(&mut State)) -> Result
 async fn run_one(plan: &Plan, shared: &Shared, step: &StepPlan, round: u32) -> StepResult {
     let worker = plan.worker_of(step);
     let prefix = format!("[r{round} {}@{}]", step.name, worker.name);
-    println!(
-        "── round {round}/{} · {} ({} on {}){}",
-        shared.max_rounds,
-        step.name,
-        step.stage,
-        worker.name,
-        if step.description.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", step.description)
-        }
-    );
+    let what = if step.description.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", step.description)
+    };
+    if round == 0 {
+        println!(
+            "── post-load hook ({} on {}){what}",
+            step.stage, worker.name
+        );
+    } else {
+        println!(
+            "── round {round}/{} · {} ({} on {}){what}",
+            shared.max_rounds, step.name, step.stage, worker.name
+        );
+    }
     let log = LogCtx::new(prefix);
     let deadline = Instant::now() + step.limits.timeout;
     let http = HttpCtx::new(

@@ -350,13 +350,7 @@ async fn check_submission(
 mod tests {
     use super::*;
     use crate::verify::sign_payload;
-    use ed25519_dalek::SigningKey;
-
-    fn key(seed: u8) -> (SigningKey, String) {
-        let sk = SigningKey::from_bytes(&[seed; 32]);
-        let pk = bs58::encode(sk.verifying_key().as_bytes()).into_string();
-        (sk, pk)
-    }
+    use crate::verify::tests::key;
 
     fn state(task_id: Option<&str>) -> AppState {
         AppState {

@@ -144,12 +144,13 @@ pub fn sign_payload(key: &ed25519_dalek::SigningKey, payload: &Value) -> String 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
     use serde_json::json;
 
-    fn key(seed: u8) -> (SigningKey, String) {
+    /// A deterministic keypair and its base58 public key (shared with the route tests).
+    pub(crate) fn key(seed: u8) -> (SigningKey, String) {
         let sk = SigningKey::from_bytes(&[seed; 32]);
         let pk = bs58::encode(sk.verifying_key().as_bytes()).into_string();
         (sk, pk)
