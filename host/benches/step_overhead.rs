@@ -20,7 +20,7 @@ fn guest() -> PathBuf {
     let dir = std::env::var_os("PROMWASM_GUEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release")
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/guest")
         });
     dir.join("test_guests.wasm")
 }

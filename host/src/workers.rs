@@ -63,6 +63,8 @@ struct Running {
     name: String,
     child: Child,
     tail: Arc<Mutex<VecDeque<String>>>,
+    /// The output readers; awaited so a dead worker's last words are in its tail.
+    pumps: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// The started workers. Stop them with [`WorkerSet::stop`]; dropping the set
@@ -94,9 +96,29 @@ pub async fn start(
             .map(|r| r.tail.clone());
         wait_ready(w, tail)
     });
-    let results = futures::future::join_all(probes).await;
-    let failure = results.into_iter().find_map(Result::err);
+    let ready = futures::future::join_all(probes);
+    tokio::pin!(ready);
+    // Probe and watch at once: a worker that exits fails the start right away,
+    // not when its readiness deadline passes.
+    let failure = loop {
+        tokio::select! {
+            results = &mut ready => break results.into_iter().find_map(Result::err),
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                if let Err(e) = set.check_alive() {
+                    break Some(e);
+                }
+            }
+        }
+    };
     if let Some(err) = failure {
+        for r in &mut set.running {
+            if matches!(r.child.try_wait(), Ok(Some(_))) {
+                for pump in r.pumps.drain(..) {
+                    // Bounded: a grandchild may still hold the pipe open.
+                    let _ = tokio::time::timeout(Duration::from_secs(1), pump).await;
+                }
+            }
+        }
         // A worker that exited says so more precisely than "not ready".
         let err = set.check_alive().err().unwrap_or(err);
         set.stop().await;
@@ -148,16 +170,22 @@ fn spawn(
     })?;
     let log = open_log(log_dir, &w.name);
     let tail = Arc::new(Mutex::new(VecDeque::new()));
+    let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
-        tokio::spawn(pump(out, format!("[{}]", w.name), log.clone(), None));
+        pumps.push(tokio::spawn(pump(
+            out,
+            format!("[{}]", w.name),
+            log.clone(),
+            None,
+        )));
     }
     if let Some(err) = child.stderr.take() {
-        tokio::spawn(pump(
+        pumps.push(tokio::spawn(pump(
             err,
             format!("[{} ERR]", w.name),
             log,
             Some(tail.clone()),
-        ));
+        )));
     }
     println!(
         "started worker {} on port {} (pid {})",
@@ -169,6 +197,7 @@ fn spawn(
         name: w.name.clone(),
         child,
         tail,
+        pumps,
     })
 }
 

@@ -40,7 +40,7 @@ pub fn orca_server_bin() -> PathBuf {
 pub fn guest(name: &str) -> PathBuf {
     let dir = std::env::var_os("PROMWASM_GUEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/wasm32-wasip2/release"));
+        .unwrap_or_else(|| repo_root().join("target/wasm32-wasip2/guest"));
     built(dir.join(format!("{name}.wasm")), "guest component")
 }
 

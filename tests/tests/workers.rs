@@ -24,10 +24,17 @@ fn a_worker_that_dies_at_start_fails_the_run_with_its_stderr() {
         .to_string(),
     );
     p.config("max_rounds: 1\nsteps:\n  - name: s\n    worker: broken\n    module: {guests}\n    stage: echo\n");
+    let started = Instant::now();
     p.run(&[])
         .expect_code(3)
         .expect_output("worker `broken` exited")
         .expect_output("cannot bind: address in use");
+    // Its readiness deadline is the default 30 s: the exit itself must end the wait.
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

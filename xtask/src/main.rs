@@ -104,7 +104,7 @@ fn on_path(program: &str) -> bool {
 
 fn guests() -> Result {
     let mut cmd = cargo();
-    cmd.args(["build", "--release", "--target", "wasm32-wasip2"]);
+    cmd.args(["build", "--profile", "guest", "--target", "wasm32-wasip2"]);
     for g in GUESTS {
         cmd.args(["-p", g]);
     }
@@ -122,7 +122,7 @@ fn test_env(cmd: &mut Command) -> &mut Command {
     let root = root();
     cmd.env(
         "PROMWASM_GUEST_DIR",
-        root.join("target/wasm32-wasip2/release"),
+        root.join("target/wasm32-wasip2/guest"),
     )
     .env("PROMWASM_CACHE_DIR", root.join("target/promwasm-cache"))
     .env("PROMWASM_MONGO_BIN_DIR", root.join(".venv/bin"))
@@ -145,9 +145,12 @@ fn example(args: &[String]) -> Result {
 fn test(args: &[String]) -> Result {
     setup()?;
     guests()?;
-    // `cargo test` builds the promwasm and orca-server binaries itself (both
-    // have integration tests), with the same features as the tests: a
-    // separate `cargo build` first would compile half the tree twice.
+    // Build every test target first: that is what builds the promwasm and
+    // orca-server binaries the end-to-end tests drive (both packages have
+    // integration tests), with the tests' own features — so a filtered run
+    // (`cargo xtask test --test mongo`) never drives a stale binary, and no
+    // separate `cargo build` compiles half the tree twice.
+    run(test_env(cargo().args(["test", "--workspace", "--no-run"])))?;
     run(test_env(cargo().args(["test", "--workspace"]).args(args)))
 }
 
