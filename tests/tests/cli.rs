@@ -66,3 +66,57 @@ fn usage_errors_exit_2() {
     let out = promwasm().arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn compiled_components_are_cached_by_digest() {
+    let p = Project::new();
+    p.with_orca_workers("");
+    p.config("max_rounds: 1\nsteps:\n  - name: a\n    worker: worker1\n    module: {guests}\n    stage: echo\n");
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = promwasm()
+            .env("PROMWASM_CACHE_DIR", cache.path())
+            .arg("run")
+            .arg(p.tests().join("config.yaml"))
+            .arg("--reset")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    run();
+    let inspect = promwasm()
+        .arg("inspect")
+        .arg(guest("test_guests"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    let sha = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let entries = || -> Vec<String> {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let first = entries();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        first[0].starts_with(&sha) && first[0].ends_with(".cwasm"),
+        "{first:?}"
+    );
+    let modified = std::fs::metadata(cache.path().join(&first[0]))
+        .unwrap()
+        .modified()
+        .unwrap();
+    run();
+    assert_eq!(entries(), first, "the second run reuses the entry");
+    let again = std::fs::metadata(cache.path().join(&first[0]))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(modified, again, "and does not recompile");
+}

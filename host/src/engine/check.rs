@@ -75,3 +75,56 @@ pub fn compatible(info: &ComponentInfo) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(imports: &[&str], exports: &[&str]) -> ComponentInfo {
+        ComponentInfo {
+            sha256: String::new(),
+            size: 0,
+            imports: imports.iter().map(|s| s.to_string()).collect(),
+            exports: exports.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    const EXPORTS: &[&str] = &["stages", "prepare", "execute"];
+
+    #[test]
+    fn same_minor_version_is_compatible() {
+        let ok = info(
+            &[
+                "promwasm:step/runner@0.1.0",
+                "promwasm:step/http@0.1.7",
+                "wasi:io/poll@0.2.6",
+            ],
+            EXPORTS,
+        );
+        assert_eq!(compatible(&ok), Ok(()));
+        assert_eq!(wit_version(&ok).as_deref(), Some("0.1.0"));
+    }
+
+    #[test]
+    fn another_minor_version_is_refused_with_advice() {
+        let err = compatible(&info(&["promwasm:step/runner@0.2.0"], EXPORTS)).unwrap_err();
+        assert!(
+            err.contains("promwasm:step/runner@0.2.0") && err.contains("rebuild"),
+            "{err}"
+        );
+        let err = compatible(&info(&["promwasm:step/runner"], EXPORTS)).unwrap_err();
+        assert!(
+            err.contains("rebuild"),
+            "an unversioned import is refused: {err}"
+        );
+    }
+
+    #[test]
+    fn missing_exports_are_named() {
+        let err = compatible(&info(&[], &["run"])).unwrap_err();
+        assert!(
+            err.contains("stages, prepare, execute") && err.contains("exports: run"),
+            "{err}"
+        );
+    }
+}
