@@ -153,6 +153,8 @@ async fn preflight(
 ) -> Result<BTreeMap<PathBuf, LoadedComponent>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut components = BTreeMap::new();
+    // One listing per module: many steps usually share one component.
+    let mut listed: BTreeMap<PathBuf, Result<Vec<String>, String>> = BTreeMap::new();
     let probe_worker: Arc<[Arc<WorkerPlan>]> = plan.workers.iter().cloned().collect();
     for step in plan.steps.iter().chain(plan.post_load.iter()) {
         let at = |msg: String| Diagnostic::at(&step.origin.file, step.origin.pos, msg);
@@ -169,12 +171,18 @@ async fn preflight(
                 }
             }
         }
-        let component = &components[&step.module];
-        let ctx = StepCtx::probe(probe_worker.clone(), step.worker);
-        match step::stages(engine.wasmtime(), component, ctx).await {
-            Ok(stages) if stages.iter().any(|s| s.name == step.stage) => {}
-            Ok(stages) => {
-                let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
+        if !listed.contains_key(&step.module) {
+            let ctx = StepCtx::probe(probe_worker.clone(), step.worker);
+            let stages = step::stages(engine.wasmtime(), &components[&step.module], ctx)
+                .await
+                .map(|stages| stages.into_iter().map(|s| s.name).collect())
+                .map_err(|e| format!("{e:#}"));
+            listed.insert(step.module.clone(), stages);
+        }
+        match &listed[&step.module] {
+            Ok(names) if names.contains(&step.stage) => {}
+            Ok(names) => {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
                 let hint = crate::config::did_you_mean(&step.stage, &names)
                     .unwrap_or_else(|| format!("it has: {}", names.join(", ")));
                 diags.push(
@@ -188,7 +196,7 @@ async fn preflight(
                 );
             }
             Err(e) => diags.push(at(format!(
-                "step `{}`: module {} failed listing its stages: {e:#}",
+                "step `{}`: module {} failed listing its stages: {e}",
                 step.name,
                 step.module.display()
             ))),
