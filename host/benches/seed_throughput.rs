@@ -2,7 +2,7 @@
 //! (what prometheus-test's `clear_data` + `load_data` do) on the same managed
 //! server, with the same 100,000-document JSON file.
 //!
-//! Server binaries come from `SECANTUS_BIN_DIR`, else `<repo>/.venv/bin`
+//! Server binaries come from `PROMWASM_MONGO_BIN_DIR`, else `<repo>/.venv/bin`
 //! (after `PATH`); pymongo runs under that directory's `python`.
 //!
 //! The machine may be shared, so each side runs twice in the order
@@ -60,10 +60,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 fn bin_dir() -> PathBuf {
-    std::env::var_os("SECANTUS_BIN_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin"),
-        PathBuf::from,
-    )
+    promwasm::mongo::server::bin_dirs_from_env()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin"))
 }
 
 /// This process's CPU time so far, from /proc/self/stat (user + system, in USER_HZ = 100 ticks).

@@ -64,9 +64,7 @@ fn default_cache_dir() -> Option<PathBuf> {
 /// Where to look for a MongoDB-compatible server besides PATH:
 /// `$PROMWASM_MONGO_BIN_DIR`, then `.venv/bin` in the config's folder and each parent.
 fn server_dirs(config: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PROMWASM_MONGO_BIN_DIR")
-        .map(|v| std::env::split_paths(&v).collect())
-        .unwrap_or_default();
+    let mut dirs = crate::mongo::server::bin_dirs_from_env();
     if let Ok(abs) = std::path::absolute(config) {
         dirs.extend(abs.ancestors().skip(1).map(|d| d.join(".venv/bin")));
     }

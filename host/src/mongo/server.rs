@@ -150,6 +150,13 @@ fn display_dirs(dirs: &[PathBuf]) -> String {
     list.join(", ")
 }
 
+/// Extra folders to look for a server in, from `PROMWASM_MONGO_BIN_DIR` (a PATH-style list).
+pub fn bin_dirs_from_env() -> Vec<PathBuf> {
+    std::env::var_os("PROMWASM_MONGO_BIN_DIR")
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default()
+}
+
 /// The directories [`ManagedServer::start`] searches: each entry of `PATH`, then `extra_bin_dirs`.
 pub fn search_dirs(extra_bin_dirs: &[PathBuf]) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
@@ -554,16 +561,12 @@ pub(crate) async fn ping(uri: &str) -> bool {
 pub(crate) mod tests {
     use super::*;
 
-    /// Where the test server binaries live (after PATH): `SECANTUS_BIN_DIR`, else the
-    /// dev machine's venv and the repository's `.venv`.
+    /// Where the test server binaries live (after PATH): `PROMWASM_MONGO_BIN_DIR`,
+    /// then the repository's `.venv` (which `cargo xtask test` fills).
     pub(crate) fn test_bin_dirs() -> Vec<PathBuf> {
-        match std::env::var_os("SECANTUS_BIN_DIR") {
-            Some(dir) => vec![PathBuf::from(dir)],
-            None => vec![
-                PathBuf::from("/tmp/secvenv/bin"),
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin"),
-            ],
-        }
+        let mut dirs = bin_dirs_from_env();
+        dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin"));
+        dirs
     }
 
     /// A server for one test, its log in `dir`.
