@@ -109,6 +109,10 @@ pub struct StepPlan {
     pub limits: Limits,
     /// Database access granted to the step.
     pub db: DbAccess,
+    /// How often it is tried (`retry:`); one try unless configured.
+    pub retry: Retry,
+    /// When it does not run at all (`skip_if:`).
+    pub skip_if: SkipIf,
     /// Where the step's `module` is written, for errors found when loading it.
     pub origin: Origin,
 }
@@ -140,6 +144,77 @@ impl Default for Limits {
             memory_bytes: 256 << 20,
             max_response_bytes: 16 << 20,
         }
+    }
+}
+
+/// How often a step is tried (`retry:` on a step or in `defaults`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Tries in all; 1 means no retry.
+    pub attempts: u32,
+    /// Pause between tries.
+    pub interval: Duration,
+    /// `until: success`: a skip is retried too, and a step still skipping after
+    /// its last try fails. For steps that poll for something to happen.
+    pub until_success: bool,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 1,
+            interval: Duration::from_secs(1),
+            until_success: false,
+        }
+    }
+}
+
+/// When a step is skipped without running (`skip_if:`): any condition that holds skips it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SkipIf {
+    /// Rounds in which it does not run.
+    pub rounds: Vec<RoundRef>,
+    /// Runner-store keys that, when they have no value, skip it.
+    pub unset: Vec<String>,
+    /// Runner-store keys that, when they have a value, skip it.
+    pub set: Vec<String>,
+}
+
+/// A round named in `skip_if.round`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoundRef {
+    /// Round number, from 1.
+    Number(u32),
+    /// The first round.
+    First,
+    /// The last round (known once the round count is).
+    Last,
+}
+
+impl SkipIf {
+    /// Why the step is skipped in `round` of `max_rounds`, if it is;
+    /// `has_value` answers whether a runner-store key has a (non-null) value.
+    pub fn reason(
+        &self,
+        round: u32,
+        max_rounds: u32,
+        has_value: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let in_round = self.rounds.iter().any(|r| match r {
+            RoundRef::Number(n) => *n == round,
+            RoundRef::First => round == 1,
+            RoundRef::Last => round == max_rounds,
+        });
+        if in_round {
+            return Some(format!("skip_if: round {round}"));
+        }
+        if let Some(key) = self.unset.iter().find(|k| !has_value(k)) {
+            return Some(format!("skip_if: `{key}` is unset"));
+        }
+        if let Some(key) = self.set.iter().find(|k| has_value(k)) {
+            return Some(format!("skip_if: `{key}` is set"));
+        }
+        None
     }
 }
 

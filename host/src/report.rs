@@ -10,10 +10,14 @@ use crate::runner::{Outcome, RunResult, StepResult};
 /// One line for a finished step.
 pub fn step_line(r: &StepResult) -> String {
     let ms = r.duration.as_millis();
+    let took = match r.attempts {
+        0 | 1 => format!("{ms} ms"),
+        n => format!("{ms} ms, {n} attempts"),
+    };
     match &r.outcome {
-        Outcome::Passed(_) => format!("   ✓ passed  {}@{} ({ms} ms)", r.step, r.worker),
-        Outcome::Skipped(why) => format!("   ↷ skipped {}@{} ({ms} ms): {why}", r.step, r.worker),
-        Outcome::Failed(why) => format!("   ✗ failed  {}@{} ({ms} ms): {why}", r.step, r.worker),
+        Outcome::Passed(_) => format!("   ✓ passed  {}@{} ({took})", r.step, r.worker),
+        Outcome::Skipped(why) => format!("   ↷ skipped {}@{} ({took}): {why}", r.step, r.worker),
+        Outcome::Failed(why) => format!("   ✗ failed  {}@{} ({took}): {why}", r.step, r.worker),
     }
 }
 
@@ -88,7 +92,7 @@ pub fn write_json(run: &RunResult, path: &Path) -> std::io::Result<()> {
             };
             json!({
                 "round": s.round, "step": s.step, "stage": s.stage, "worker": s.worker,
-                "outcome": outcome, "detail": detail, "duration_ms": s.duration.as_millis() as u64,
+                "outcome": outcome, "detail": detail, "duration_ms": s.duration.as_millis() as u64, "attempts": s.attempts,
                 "log": s.log,
             })
         })

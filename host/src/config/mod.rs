@@ -141,7 +141,7 @@ pub fn load(config_file: &Path, process_env: Env) -> Result<Loaded, Diagnostics>
         }
     }
     let allowed_hosts = allowed_hosts(&mut c, &root);
-    let limits = steps::defaults(&mut c, &root);
+    let defaults = steps::defaults(&mut c, &root);
     let mongo = mongo(&mut c, &root, &env, &data_dir);
     drop(c);
 
@@ -157,8 +157,8 @@ pub fn load(config_file: &Path, process_env: Env) -> Result<Loaded, Diagnostics>
         .into_iter()
         .map(Arc::new)
         .collect();
-    let steps = steps::load(&config_file, &root, &workers, limits, &mut diags);
-    let post_load = steps::post_load(&config_file, &root, &workers, limits, &mut diags);
+    let steps = steps::load(&config_file, &root, &workers, defaults, &mut diags);
+    let post_load = steps::post_load(&config_file, &root, &workers, defaults.limits, &mut diags);
     if post_load.is_some() && mongo.is_none() {
         let pos = root
             .entries()

@@ -9,7 +9,7 @@ use super::checker::Checker;
 use super::diag::{did_you_mean, Diagnostic, Diagnostics, Pos};
 use super::tree::{self, Kind, Node};
 use super::units;
-use crate::plan::{DbAccess, Limits, Origin, StepPlan, WorkerPlan};
+use crate::plan::{DbAccess, Limits, Origin, Retry, RoundRef, SkipIf, StepPlan, WorkerPlan};
 
 const STEP_KEYS: &[&str] = &[
     "name",
@@ -22,6 +22,8 @@ const STEP_KEYS: &[&str] = &[
     "memory",
     "max_response_bytes",
     "db",
+    "retry",
+    "skip_if",
 ];
 
 const POST_LOAD_KEYS: &[&str] = &[
@@ -34,20 +36,118 @@ const POST_LOAD_KEYS: &[&str] = &[
     "max_response_bytes",
 ];
 
-/// Read `defaults:` (limits every step starts from).
-pub fn defaults(c: &mut Checker, config: &Node) -> Limits {
-    let mut limits = Limits::default();
+/// What every step starts from (`defaults:`); a step's own keys override it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepDefaults {
+    /// Sandbox limits (the post-load hook starts from these too).
+    pub limits: Limits,
+    /// Retry policy.
+    pub retry: Retry,
+}
+
+/// Read `defaults:`.
+pub fn defaults(c: &mut Checker, config: &Node) -> StepDefaults {
+    let mut defaults = StepDefaults::default();
     if let Some(node) = config.get("defaults") {
         if let Some(node) = c.mapping(node, "`defaults`") {
             c.no_unknown_keys(
                 node,
                 "`defaults`",
-                &["timeout", "memory", "max_response_bytes"],
+                &["timeout", "memory", "max_response_bytes", "retry"],
             );
-            apply_limits(c, node, &mut limits);
+            apply_limits(c, node, &mut defaults.limits);
+            apply_retry(c, node, "`defaults`", &mut defaults.retry);
         }
     }
-    limits
+    defaults
+}
+
+/// Read `retry: {attempts, interval, until}` over `retry`.
+fn apply_retry(c: &mut Checker, node: &Node, what: &str, retry: &mut Retry) {
+    let Some(node) = node.get("retry") else {
+        return;
+    };
+    let what = format!("`retry` of {what}");
+    let Some(node) = c.mapping(node, &what) else {
+        return;
+    };
+    c.no_unknown_keys(node, &what, &["attempts", "interval", "until"]);
+    match c.opt_uint(node, "attempts", &what, 1000) {
+        Some(0) => c.error(
+            node.get("attempts").map_or(node.pos, |n| n.pos),
+            format!("`attempts` in {what} counts every try, so it is at least 1"),
+            Some("`attempts: 1` means no retry".into()),
+        ),
+        Some(n) => retry.attempts = n as u32,
+        None => {}
+    }
+    if let Some(interval) = c.opt_with(node, "interval", units::duration) {
+        retry.interval = interval;
+    }
+    match c.opt_str(node, "until", &what).as_deref() {
+        None => {}
+        Some("done") => retry.until_success = false,
+        Some("success") => retry.until_success = true,
+        Some(other) => c.error(
+            node.get("until").map_or(node.pos, |n| n.pos),
+            format!("`until` in {what} must be `done` or `success`, found `{other}`"),
+            Some("`done` retries failures; `success` also retries a step that skipped".into()),
+        ),
+    }
+}
+
+/// Read `skip_if: {round, unset, set}`.
+fn skip_if(c: &mut Checker, node: &Node, what: &str) -> SkipIf {
+    let mut skip = SkipIf::default();
+    let Some(node) = node.get("skip_if") else {
+        return skip;
+    };
+    let what = format!("`skip_if` of {what}");
+    let Some(node) = c.mapping(node, &what) else {
+        return skip;
+    };
+    c.no_unknown_keys(node, &what, &["round", "unset", "set"]);
+    for item in one_or_many(node.get("round")) {
+        match &item.kind {
+            Kind::Int(n) if *n >= 1 && *n <= i64::from(u32::MAX) => {
+                skip.rounds.push(RoundRef::Number(*n as u32))
+            }
+            Kind::Str(s) if s == "first" => skip.rounds.push(RoundRef::First),
+            Kind::Str(s) if s == "last" => skip.rounds.push(RoundRef::Last),
+            _ => c.error(
+                item.pos,
+                format!("`round` in {what} lists round numbers (from 1), `first` or `last`"),
+                Some("e.g. `round: [1, last]`".into()),
+            ),
+        }
+    }
+    for (key, list) in [("unset", &mut skip.unset), ("set", &mut skip.set)] {
+        for item in one_or_many(node.get(key)) {
+            match item.as_str() {
+                Some(k) if !k.is_empty() => list.push(k.to_owned()),
+                _ => c.error(
+                    item.pos,
+                    format!("`{key}` in {what} lists runner-store keys (strings)"),
+                    Some(format!(
+                        "e.g. `{key}: pr_url` or `{key}: [pr_url, audit.done]`"
+                    )),
+                ),
+            }
+        }
+    }
+    skip
+}
+
+/// A scalar or a list of them, as a slice of nodes.
+fn one_or_many(node: Option<&Node>) -> &[Node] {
+    match node {
+        None => &[],
+        Some(Node {
+            kind: Kind::Seq(items),
+            ..
+        }) => items,
+        Some(one) => std::slice::from_ref(one),
+    }
 }
 
 fn apply_limits(c: &mut Checker, node: &Node, limits: &mut Limits) {
@@ -67,7 +167,7 @@ pub fn load(
     config_file: &Path,
     config: &Node,
     workers: &[Arc<WorkerPlan>],
-    limits: Limits,
+    defaults: StepDefaults,
     diags: &mut Diagnostics,
 ) -> Vec<StepPlan> {
     let base_dir = config_file.parent().unwrap_or(Path::new("."));
@@ -172,8 +272,11 @@ pub fn load(
                 DbAccess::None
             }
         };
-        let mut limits = limits;
+        let mut limits = defaults.limits;
         apply_limits(&mut c, item, &mut limits);
+        let mut retry = defaults.retry;
+        apply_retry(&mut c, item, &what, &mut retry);
+        let skip_if = skip_if(&mut c, item, &what);
         let worker = worker_index(&mut c, item, &what, workers, true);
         let module = module_path(&mut c, item, &what, &module_dir);
         let (Some(name), Some(worker), Some((module, origin))) = (name, worker, module) else {
@@ -190,6 +293,8 @@ pub fn load(
             module,
             limits,
             db,
+            retry,
+            skip_if,
             origin,
         });
     }
@@ -231,6 +336,9 @@ pub fn post_load(
         args: args_json(node),
         limits,
         db: DbAccess::ReadWrite,
+        // Its writes are not idempotent: run it once, always.
+        retry: Retry::default(),
+        skip_if: SkipIf::default(),
         origin,
     })
 }

@@ -426,7 +426,6 @@ fn save(shared: &Shared, path: &Path, change: impl FnOnce(&mut State)) -> Result
 
 async fn run_one(plan: &Plan, shared: &Shared, step: &StepPlan, round: u32) -> StepResult {
     let worker = plan.worker_of(step);
-    let prefix = format!("[r{round} {}@{}]", step.name, worker.name);
     let what = if step.description.is_empty() {
         String::new()
     } else {
@@ -443,14 +442,90 @@ async fn run_one(plan: &Plan, shared: &Shared, step: &StepPlan, round: u32) -> S
             shared.max_rounds, step.name, step.stage, worker.name
         );
     }
-    let log = LogCtx::new(prefix);
+    // A poisoned lock is reported by the save after the step; here it just means "run it".
+    let skip = shared.state.lock().ok().and_then(|state| {
+        step.skip_if
+            .reason(round, shared.max_rounds, |key| state.get(key).is_some())
+    });
+    if let Some(reason) = skip {
+        return finish(
+            step,
+            worker,
+            round,
+            Outcome::Skipped(reason),
+            1,
+            Duration::ZERO,
+            Vec::new(),
+        );
+    }
+
+    let log = LogCtx::new(format!("[r{round} {}@{}]", step.name, worker.name));
+    let started = Instant::now();
+    let retry = &step.retry;
+    let mut attempt = 1;
+    let outcome = loop {
+        let run = step::run(
+            shared.engine.wasmtime(),
+            &shared.components[&step.module],
+            step_ctx(shared, step, round, &log),
+            &step.limits,
+            &step.stage,
+            &step.args,
+        )
+        .await;
+        for line in &run.output {
+            log.line("guest", line);
+        }
+        let again = match &run.outcome {
+            Outcome::Failed(_) => true,
+            Outcome::Skipped(_) => retry.until_success,
+            Outcome::Passed(_) => false,
+        };
+        if !again || attempt >= retry.attempts {
+            break match run.outcome {
+                Outcome::Skipped(reason) if retry.until_success => Outcome::Failed(format!(
+                    "still skipping after {attempt} attempts (`until: success`): {reason}"
+                )),
+                other => other,
+            };
+        }
+        let why = match &run.outcome {
+            Outcome::Failed(msg) | Outcome::Skipped(msg) => msg.as_str(),
+            Outcome::Passed(_) => "",
+        };
+        log.line(
+            "runner",
+            &format!(
+                "attempt {attempt}/{} did not succeed ({why}); next in {:?}",
+                retry.attempts, retry.interval
+            ),
+        );
+        tokio::time::sleep(retry.interval).await;
+        attempt += 1;
+    };
+    let lines = log.lines.lock().map(|l| l.clone()).unwrap_or_default();
+    let outcome = match outcome {
+        Outcome::Failed(msg) => Outcome::Failed(format!(
+            "round {round}, step `{}` (stage `{}`, worker `{}`): {msg}",
+            step.name, step.stage, worker.name
+        )),
+        other => other,
+    };
+    finish(
+        step,
+        worker,
+        round,
+        outcome,
+        attempt,
+        started.elapsed(),
+        lines,
+    )
+}
+
+/// What one try of `step` may reach: a fresh context, with its own HTTP deadline.
+fn step_ctx(shared: &Shared, step: &StepPlan, round: u32, log: &LogCtx) -> StepCtx {
     let deadline = Instant::now() + step.limits.timeout;
-    let http = HttpCtx::new(
-        shared.allow.clone(),
-        step.limits.max_response_bytes,
-        deadline,
-    );
-    let ctx = StepCtx {
+    StepCtx {
         runner: RunnerCtx {
             state: shared.state.clone(),
             config: shared.config.clone(),
@@ -461,34 +536,17 @@ async fn run_one(plan: &Plan, shared: &Shared, step: &StepPlan, round: u32) -> S
             workers: shared.workers.clone(),
             me: step.worker,
         },
-        http,
+        http: HttpCtx::new(
+            shared.allow.clone(),
+            step.limits.max_response_bytes,
+            deadline,
+        ),
         db: DbCtx {
             db: shared.database.clone(),
             access: step.db,
         },
         log: log.clone(),
-    };
-    let run = step::run(
-        shared.engine.wasmtime(),
-        &shared.components[&step.module],
-        ctx,
-        &step.limits,
-        &step.stage,
-        &step.args,
-    )
-    .await;
-    for line in &run.output {
-        log.line("guest", line);
     }
-    let lines = log.lines.lock().map(|l| l.clone()).unwrap_or_default();
-    let outcome = match run.outcome {
-        Outcome::Failed(msg) => Outcome::Failed(format!(
-            "round {round}, step `{}` (stage `{}`, worker `{}`): {msg}",
-            step.name, step.stage, worker.name
-        )),
-        other => other,
-    };
-    finish(step, worker, round, outcome, run.duration, lines)
 }
 
 fn finish(
@@ -496,6 +554,7 @@ fn finish(
     worker: &WorkerPlan,
     round: u32,
     outcome: Outcome,
+    attempts: u32,
     duration: Duration,
     log: Vec<String>,
 ) -> StepResult {
@@ -505,6 +564,7 @@ fn finish(
         worker: worker.name.clone(),
         stage: step.stage.clone(),
         outcome,
+        attempts,
         duration,
         log,
     };

@@ -26,9 +26,11 @@ pub struct StepResult {
     pub worker: String,
     /// Stage it ran.
     pub stage: String,
-    /// How it ended.
+    /// How it ended (its last try, when retried).
     pub outcome: Outcome,
-    /// Wall-clock time of prepare + execute.
+    /// Tries it took (1 unless `retry` made more).
+    pub attempts: u32,
+    /// Wall-clock time of prepare + execute, over all tries.
     pub duration: Duration,
     /// Its log lines and captured stdout/stderr.
     pub log: Vec<String>,

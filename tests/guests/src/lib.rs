@@ -203,6 +203,37 @@ simple_stage!(
     }
 );
 
+/// Arguments of [`Flaky`].
+#[derive(Deserialize)]
+pub struct FlakyArgs {
+    name: String,
+    /// The run (from 1) that succeeds; earlier runs fail or skip.
+    succeed_on: u64,
+    /// Skip instead of failing before `succeed_on`.
+    #[serde(default)]
+    skip: bool,
+}
+
+simple_stage!(
+    Flaky,
+    "flaky",
+    "Fails (or skips) until its args.succeed_on-th run, counted in global `tries.<args.name>`",
+    FlakyArgs,
+    |args| {
+        let key = format!("tries.{}", args.name);
+        let run = runner::get::<u64>(&key)?.unwrap_or(0) + 1;
+        runner::set_global(&key, &run)?;
+        if run >= args.succeed_on {
+            Ok(Outcome::Success(json!({ "run": run })))
+        } else if args.skip {
+            Ok(Outcome::skip(format!("not yet (run {run})")))
+        } else {
+            bail!("not yet (run {run})")
+        }
+    }
+);
+
 export_stages!(
-    Echo, Skip, Fail, FailIf, CountRuns, Trap, Spin, Grow, HttpProbe, Introspect, StoreGet, Stdout
+    Echo, Skip, Fail, FailIf, CountRuns, Trap, Spin, Grow, HttpProbe, Introspect, StoreGet, Stdout,
+    Flaky
 );
