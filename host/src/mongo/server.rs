@@ -196,7 +196,7 @@ pub struct ManagedServer {
     log_file: PathBuf,
     /// `None` once stopped.
     child: Option<Child>,
-    /// mongod's `--dbpath`; SecantusDB cleans up its own `:memory:` storage.
+    /// Storage we made and remove at stop: mongod's `--dbpath`, secantusd-rs's `--storage-path`.
     temp_dir: Option<PathBuf>,
     /// Copies the piped output stream into the log until the server exits.
     copier: Option<JoinHandle<()>>,
@@ -266,14 +266,6 @@ impl ManagedServer {
                 port = Some(p);
             }
             ServerKind::SecantusRs | ServerKind::SecantusPy => {
-                cmd.args([
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                    "--storage-path",
-                    ":memory:",
-                ]);
                 let on_stdout = kind == ServerKind::SecantusRs;
                 if on_stdout {
                     cmd.stdout(Stdio::piped()).stderr(open_log()?);
@@ -282,6 +274,20 @@ impl ManagedServer {
                 }
                 announced_on_stdout = Some(on_stdout);
                 copier_log = Some(open_log()?);
+                cmd.args(["--host", "127.0.0.1", "--port", "0", "--storage-path"]);
+                if kind == ServerKind::SecantusPy {
+                    cmd.arg(":memory:");
+                } else {
+                    // The Rust build has no in-memory mode: it would create a folder
+                    // named `:memory:` in the cwd and keep data between runs.
+                    let dir = make_temp_dir().map_err(|source| ServerError::Prepare {
+                        kind,
+                        what: "a temporary --storage-path",
+                        source,
+                    })?;
+                    cmd.arg(&dir);
+                    temp_dir = Some(dir);
+                }
             }
         }
         cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
@@ -546,7 +552,7 @@ fn make_temp_dir() -> std::io::Result<PathBuf> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     let dir =
-        std::env::temp_dir().join(format!("promwasm-mongod-{}-{nanos:09}", std::process::id()));
+        std::env::temp_dir().join(format!("promwasm-mongo-{}-{nanos:09}", std::process::id()));
     std::fs::create_dir(&dir)?;
     Ok(dir)
 }
@@ -685,15 +691,24 @@ pub(crate) mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn rust_build_announces_on_stdout() {
         let dir = tempfile::tempdir().unwrap();
-        // Stand-in for secantusd-rs: the same server, its log moved to stdout.
-        let fake = wrapper(dir.path(), "secantusd-rs", "exec \"$PY\" \"$@\" 2>&1");
+        // Stand-in for secantusd-rs: the same server, its log moved to stdout;
+        // it checks it was given a real folder for storage (it has no `:memory:`).
+        let fake = wrapper(
+            dir.path(),
+            "secantusd-rs",
+            "[ \"$5\" = --storage-path ] && [ -d \"$6\" ] || exit 9\n\
+             exec \"$PY\" --host \"$2\" --port \"$4\" --storage-path :memory: 2>&1",
+        );
         let server =
             ManagedServer::start_binary(ServerKind::SecantusRs, &fake, &dir.path().join("log"))
                 .await
                 .unwrap();
         assert_eq!(server.kind(), ServerKind::SecantusRs);
+        let storage = server.temp_dir.clone().unwrap();
+        assert!(storage.is_dir());
         assert!(ping(server.uri()).await);
         server.stop().await;
+        assert!(!storage.exists(), "temp storage left behind");
     }
 
     #[tokio::test(flavor = "multi_thread")]
