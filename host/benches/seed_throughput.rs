@@ -1,12 +1,15 @@
 //! Seeding throughput: promwasm's `seed()` against pymongo's `insert_many`
 //! (what prometheus-test's `clear_data` + `load_data` do) on the same managed
-//! server, with the same 100,000-document JSON file.
+//! server, with the same 100,000 documents, in two shapes: one collection of
+//! 100k, and four collections of 25k (a task's todos, issues, prs, audits),
+//! which prometheus-test seeds one after another and promwasm in parallel.
 //!
 //! Server binaries come from `PROMWASM_MONGO_BIN_DIR`, else `<repo>/.venv/bin`
 //! (after `PATH`); pymongo runs under that directory's `python`.
 //!
-//! The machine may be shared, so each side runs twice in the order
-//! pymongo, promwasm, promwasm, pymongo and the better run counts. A warm-up
+//! Timings on these VMs vary by ±20% from run to run, so each side runs
+//! `PAIRS` times, interleaved (pymongo first in even pairs, promwasm first in
+//! odd ones), and the medians are compared. A warm-up
 //! seed goes first because SecantusDB caps its oplog (100,000 entries by
 //! default): whichever side ran first would otherwise skip the pruning the
 //! other pays for. Every run gets a fresh collection, so clearing is equally
@@ -18,26 +21,55 @@ use std::time::{Duration, Instant};
 
 use promwasm::mongo::{connect, seed, CollectionSeed, ManagedServer};
 
+/// The allocator the promwasm binary uses, so seed() runs here as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DOCS: usize = 100_000;
 const TASK_ID: &str = "bench-task";
+/// Runs of each side per shape.
+const PAIRS: usize = 5;
 
-/// prometheus-test's steps for one collection: clear, json.load, tag each document, insert_many.
+/// prometheus-test's `clear_data` + `load_data`: clear every collection, then
+/// for each in turn json.load, tag each document, insert_many; then count.
+/// Arguments: uri, task id, then collection name and data file pairs.
 const PYMONGO_SCRIPT: &str = r#"
 import json, sys, time
 import pymongo
-uri, path, coll_name, task_id = sys.argv[1:5]
-coll = pymongo.MongoClient(uri)["bench"][coll_name]
+uri, task_id, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+pairs = list(zip(rest[0::2], rest[1::2]))
+db = pymongo.MongoClient(uri)["bench"]
 cpu = time.process_time()
 start = time.perf_counter()
-coll.delete_many({})
-with open(path) as f:
-    data = json.load(f)
-for item in data:
-    item["taskId"] = task_id
-coll.insert_many(data)
-n = coll.count_documents({"taskId": task_id})
+for name, _ in pairs:
+    db[name].delete_many({})
+for name, path in pairs:
+    with open(path) as f:
+        data = json.load(f)
+    for item in data:
+        item["taskId"] = task_id
+    db[name].insert_many(data)
+n = sum(db[name].count_documents({"taskId": task_id}) for name, _ in pairs)
 print(json.dumps({"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu, "count": n}))
 "#;
+
+/// One way to lay out the documents.
+struct Shape {
+    name: &'static str,
+    /// Collections, each with `DOCS / collections` documents.
+    collections: usize,
+}
+
+const SHAPES: [Shape; 2] = [
+    Shape {
+        name: "1 collection of 100k",
+        collections: 1,
+    },
+    Shape {
+        name: "4 collections of 25k",
+        collections: 4,
+    },
+];
 
 /// One timed run.
 struct Run {
@@ -49,6 +81,15 @@ struct Run {
 impl Run {
     fn rate(&self) -> f64 {
         DOCS as f64 / self.wall.as_secs_f64()
+    }
+
+    fn print(&self, who: &str) {
+        println!(
+            "  {who}: {:6.2} s = {:7.0} docs/s, client CPU {:5.2} s",
+            self.wall.as_secs_f64(),
+            self.rate(),
+            self.cpu.as_secs_f64()
+        );
     }
 }
 
@@ -92,118 +133,134 @@ async fn run() -> Result<(), Box<dyn Error>> {
     )
     .await?;
     println!("server: {} at {}", server.kind(), server.uri());
-
-    let data_file = work.path().join("todos.json");
-    let docs: Vec<serde_json::Value> = (0..DOCS)
-        .map(|i| {
-            serde_json::json!({
-                "title": format!("todo {i}"),
-                "n": i,
-                "done": i % 3 == 0,
-                "tags": ["bench", format!("group-{}", i % 10)],
-            })
-        })
-        .collect();
-    std::fs::write(&data_file, serde_json::to_vec(&docs)?)?;
-    drop(docs);
-    println!(
-        "data: {DOCS} documents, {} bytes of JSON",
-        std::fs::metadata(&data_file)?.len()
-    );
-
     let client = connect(server.uri(), Duration::from_secs(5)).await?;
     let db = client.database("bench");
-    let seed_once = |collection: String| {
-        let db = db.clone();
-        let data_file = data_file.clone();
-        async move {
-            let config = [CollectionSeed {
-                name: collection,
-                data_file: Some(data_file),
-                required_count: DOCS as u64,
-            }];
-            let cpu = own_cpu();
-            let started = Instant::now();
-            seed(&db, TASK_ID, &config).await?;
-            Ok::<_, Box<dyn Error>>(Run {
-                wall: started.elapsed(),
-                cpu: own_cpu().saturating_sub(cpu),
-            })
-        }
-    };
-
-    seed_once("warmup".to_owned()).await?;
-
+    // As `promwasm run` seeds on this server.
+    let at_once = server.kind().collections_at_once();
     let python = bin_dir.join("python");
-    let mut ours: Vec<Run> = Vec::new();
-    let mut theirs: Vec<Run> = Vec::new();
-    let mut pymongo_missing = None;
-    for (round, side) in ["pymongo", "promwasm", "promwasm", "pymongo"]
-        .iter()
-        .enumerate()
-    {
-        let collection = format!("todos_{side}_{round}");
-        if *side == "promwasm" {
-            let run = seed_once(collection).await?;
-            println!(
-                "  promwasm seed():       {:6.2} s = {:7.0} docs/s, client CPU {:5.2} s",
-                run.wall.as_secs_f64(),
-                run.rate(),
-                run.cpu.as_secs_f64()
-            );
-            ours.push(run);
-        } else if pymongo_missing.is_none() {
-            match pymongo_run(&python, server.uri(), &data_file, &collection).await {
-                Ok(run) => {
-                    println!(
-                        "  pymongo insert_many(): {:6.2} s = {:7.0} docs/s, client CPU {:5.2} s",
-                        run.wall.as_secs_f64(),
-                        run.rate(),
-                        run.cpu.as_secs_f64()
-                    );
-                    theirs.push(run);
+    let mut summary = Vec::new();
+    for shape in &SHAPES {
+        println!("{}:", shape.name);
+        let files = write_data(work.path(), shape)?;
+        let seed_once = |prefix: String| {
+            let db = db.clone();
+            let config: Vec<CollectionSeed> = files
+                .iter()
+                .enumerate()
+                .map(|(i, file)| CollectionSeed {
+                    name: format!("{prefix}_{i}"),
+                    data_file: Some(file.clone()),
+                    required_count: (DOCS / files.len()) as u64,
+                })
+                .collect();
+            async move {
+                let cpu = own_cpu();
+                let started = Instant::now();
+                seed(&db, TASK_ID, &config, at_once).await?;
+                Ok::<_, Box<dyn Error>>(Run {
+                    wall: started.elapsed(),
+                    cpu: own_cpu().saturating_sub(cpu),
+                })
+            }
+        };
+        seed_once(format!("warmup{}", shape.collections)).await?;
+
+        let mut ours: Vec<Run> = Vec::new();
+        let mut theirs: Vec<Run> = Vec::new();
+        let mut pymongo_missing = None;
+        let order = (0..PAIRS).flat_map(|pair| {
+            if pair % 2 == 0 {
+                ["pymongo", "promwasm"]
+            } else {
+                ["promwasm", "pymongo"]
+            }
+        });
+        for (round, side) in order.enumerate() {
+            let prefix = format!("{side}{}_{round}", shape.collections);
+            if side == "promwasm" {
+                let run = seed_once(prefix).await?;
+                run.print("promwasm seed()      ");
+                ours.push(run);
+            } else if pymongo_missing.is_none() {
+                match pymongo_run(&python, server.uri(), &files, &prefix).await {
+                    Ok(run) => {
+                        run.print("pymongo insert_many()");
+                        theirs.push(run);
+                    }
+                    Err(why) => pymongo_missing = Some(why),
                 }
-                Err(why) => pymongo_missing = Some(why),
             }
         }
+        let line = match pymongo_missing {
+            Some(why) => format!(
+                "{:21} promwasm {:6.0} docs/s; pymongo comparison skipped: {why}",
+                shape.name,
+                median_rate(&ours)
+            ),
+            None => format!(
+                "{:21} promwasm {:6.0} docs/s, pymongo {:6.0} docs/s: {:.2}×",
+                shape.name,
+                median_rate(&ours),
+                median_rate(&theirs),
+                median_rate(&ours) / median_rate(&theirs)
+            ),
+        };
+        summary.push(line);
     }
-
-    let best = |runs: &[Run]| runs.iter().map(Run::rate).fold(0.0_f64, f64::max);
-    println!(
-        "promwasm seed():        {:8.0} docs/s (best of {})",
-        best(&ours),
-        ours.len()
-    );
-    match pymongo_missing {
-        Some(why) => println!("pymongo comparison skipped: {why}"),
-        None => {
-            println!(
-                "pymongo insert_many():  {:8.0} docs/s (best of {})",
-                best(&theirs),
-                theirs.len()
-            );
-            println!("promwasm/pymongo = {:.2}×", best(&ours) / best(&theirs));
-        }
+    println!("median of {PAIRS} runs each, server {}:", server.kind());
+    for line in summary {
+        println!("  {line}");
     }
-
     server.stop().await;
     Ok(())
+}
+
+/// The median throughput of `runs`.
+fn median_rate(runs: &[Run]) -> f64 {
+    let mut rates: Vec<f64> = runs.iter().map(Run::rate).collect();
+    rates.sort_by(f64::total_cmp);
+    match rates.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => rates[n / 2],
+        n => (rates[n / 2 - 1] + rates[n / 2]) / 2.0,
+    }
+}
+
+/// Write `shape`'s data files (the same documents, split over its collections).
+fn write_data(dir: &Path, shape: &Shape) -> Result<Vec<PathBuf>, Box<dyn Error>> {
+    let per = DOCS / shape.collections;
+    (0..shape.collections)
+        .map(|c| {
+            let docs: Vec<serde_json::Value> = (c * per..(c + 1) * per)
+                .map(|i| {
+                    serde_json::json!({
+                        "title": format!("todo {i}"),
+                        "n": i,
+                        "done": i % 3 == 0,
+                        "tags": ["bench", format!("group-{}", i % 10)],
+                    })
+                })
+                .collect();
+            let file = dir.join(format!("data_{}_{c}.json", shape.collections));
+            std::fs::write(&file, serde_json::to_vec(&docs)?)?;
+            Ok(file)
+        })
+        .collect()
 }
 
 /// One run of [`PYMONGO_SCRIPT`]; `Err` says why pymongo could not run.
 async fn pymongo_run(
     python: &Path,
     uri: &str,
-    data_file: &Path,
-    collection: &str,
+    files: &[PathBuf],
+    prefix: &str,
 ) -> Result<Run, String> {
-    let out = tokio::process::Command::new(python)
-        .arg("-c")
-        .arg(PYMONGO_SCRIPT)
-        .arg(uri)
-        .arg(data_file)
-        .arg(collection)
-        .arg(TASK_ID)
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg("-c").arg(PYMONGO_SCRIPT).arg(uri).arg(TASK_ID);
+    for (i, file) in files.iter().enumerate() {
+        cmd.arg(format!("{prefix}_{i}")).arg(file);
+    }
+    let out = cmd
         .output()
         .await
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;

@@ -11,6 +11,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod fetch;
 pub mod mongo;
 pub mod plan;
 pub mod report;

@@ -99,8 +99,8 @@ pub struct StepPlan {
     pub description: String,
     /// Index into [`Plan::workers`] of the worker it runs as.
     pub worker: usize,
-    /// The component file.
-    pub module: PathBuf,
+    /// Where its component comes from.
+    pub module: ModuleSource,
     /// Which exported stage to run.
     pub stage: String,
     /// `args` as JSON text (`{}` when absent).
@@ -115,6 +115,29 @@ pub struct StepPlan {
     pub skip_if: SkipIf,
     /// Where the step's `module` is written, for errors found when loading it.
     pub origin: Origin,
+}
+
+/// Where a step's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ModuleSource {
+    /// A file on disk (resolved against the config's folder).
+    File(PathBuf),
+    /// A URL, pinned by the sha256 of its bytes (lowercase hex).
+    Url {
+        /// Where to download it.
+        url: String,
+        /// Its digest.
+        sha256: String,
+    },
+}
+
+impl std::fmt::Display for ModuleSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModuleSource::File(path) => write!(f, "{}", path.display()),
+            ModuleSource::Url { url, .. } => f.write_str(url),
+        }
+    }
 }
 
 /// A place in a config file.

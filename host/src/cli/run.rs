@@ -21,7 +21,8 @@ pub struct RunCmd {
     /// Write a JSON report here.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
-    /// Cache compiled components here [default: $PROMWASM_CACHE_DIR, else ~/.cache/promwasm].
+    /// Cache compiled components, and modules fetched by URL, here
+    /// [default: $PROMWASM_CACHE_DIR, else ~/.cache/promwasm].
     #[arg(long, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
     /// Compile every component afresh.
@@ -78,13 +79,12 @@ impl RunCmd {
             Ok(l) => l,
             Err(code) => return code,
         };
+        let cache_dir = self.cache_dir.clone().or_else(default_cache_dir);
         let opts = RunOptions {
             reset: self.reset,
-            cache_dir: if self.no_cache {
-                None
-            } else {
-                self.cache_dir.clone().or_else(default_cache_dir)
-            },
+            // Fetched modules are kept even with --no-cache: they are inputs, pinned by digest.
+            module_dir: cache_dir.as_ref().map(|d| d.join("modules")),
+            cache_dir: if self.no_cache { None } else { cache_dir },
             server_dirs: server_dirs(&self.config),
         };
         let result = match runner::run(loaded, &opts).await {

@@ -9,7 +9,9 @@ use super::checker::Checker;
 use super::diag::{did_you_mean, Diagnostic, Diagnostics, Pos};
 use super::tree::{self, Kind, Node};
 use super::units;
-use crate::plan::{DbAccess, Limits, Origin, Retry, RoundRef, SkipIf, StepPlan, WorkerPlan};
+use crate::plan::{
+    DbAccess, Limits, ModuleSource, Origin, Retry, RoundRef, SkipIf, StepPlan, WorkerPlan,
+};
 
 const STEP_KEYS: &[&str] = &[
     "name",
@@ -386,9 +388,43 @@ fn module_path(
     node: &Node,
     what: &str,
     dir: &Path,
-) -> Option<(std::path::PathBuf, Origin)> {
-    let rel = c.req_str(node, "module", what)?;
-    let pos = node.get("module").map_or(node.pos, |n| n.pos);
+) -> Option<(ModuleSource, Origin)> {
+    let Some(value) = node.get("module") else {
+        c.req_str(node, "module", what)?;
+        return None;
+    };
+    let pos = value.pos;
+    let origin = Origin {
+        file: c.file.clone(),
+        pos,
+    };
+    if let Kind::Map(_) = value.kind {
+        let what = format!("`module` of {what}");
+        c.no_unknown_keys(value, &what, &["url", "sha256"]);
+        let url = c.req_str(value, "url", &what);
+        let sha256 = c.req_str(value, "sha256", &what);
+        let (url, sha256) = (url?, sha256?);
+        let mut ok = true;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            c.error(
+                value.get("url").map_or(pos, |n| n.pos),
+                format!("`url` in {what} must start with https:// or http://, found `{url}`"),
+                None,
+            );
+            ok = false;
+        }
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            c.error(
+                value.get("sha256").map_or(pos, |n| n.pos),
+                format!("`sha256` in {what} must be 64 hex digits"),
+                Some("`promwasm inspect MODULE` prints a module's sha256".into()),
+            );
+            ok = false;
+        }
+        let sha256 = sha256.to_ascii_lowercase();
+        return ok.then_some((ModuleSource::Url { url, sha256 }, origin));
+    }
+    let rel = c.opt_str(node, "module", what)?;
     let path = dir.join(&rel);
     if !path.is_file() {
         c.error(
@@ -401,11 +437,5 @@ fn module_path(
         );
         return None;
     }
-    Some((
-        path,
-        Origin {
-            file: c.file.clone(),
-            pos,
-        },
-    ))
+    Some((ModuleSource::File(path), origin))
 }

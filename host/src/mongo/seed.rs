@@ -8,11 +8,16 @@
 //! cleared, collections are processed in parallel, inserts are batched and
 //! unordered, an empty array imports nothing (pymongo would raise), and
 //! `required_count` is checked after import rather than only for missing files.
+//!
+//! Speed: the server is the bottleneck, and it sits idle while the files are
+//! parsed, so parsing uses every core (files in parallel, each file's
+//! documents in chunks) and hands the driver documents already encoded as
+//! BSON, leaving the cores to the server while it inserts.
 
 use std::path::{Path, PathBuf};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Document, RawDocumentBuf};
 use mongodb::{Collection, Database};
 use serde_json::Value;
 
@@ -25,6 +30,9 @@ const BATCH: usize = 10_000;
 /// while the server stores the current one; more gained nothing on SecantusDB,
 /// which stores one batch per collection at a time.
 const IN_FLIGHT: usize = 2;
+/// Collections seeded at once where the server gains from it (see
+/// [`super::server::ServerKind::collections_at_once`]).
+pub const PARALLEL_COLLECTIONS: usize = 8;
 
 /// One configured collection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,15 +175,18 @@ fn mongo_err(
 /// adding `taskId: task_id` to every document, then check each collection has >= required_count docs with that taskId.
 ///
 /// Data files are read and validated before anything is deleted, so a bad file
-/// leaves the database as it was.
+/// leaves the database as it was. Up to `at_once` collections are written at
+/// the same time.
 pub async fn seed(
     db: &Database,
     task_id: &str,
     collections: &[CollectionSeed],
+    at_once: usize,
 ) -> Result<Vec<SeededCollection>, SeedError> {
     // Parse all files in parallel on the blocking pool: JSON parsing is CPU work.
     let loads = collections.iter().map(|c| load_for(c, task_id));
-    let docs: Vec<Option<Vec<Document>>> = first_error(futures::future::join_all(loads).await)?;
+    let docs: Vec<Option<Vec<RawDocumentBuf>>> =
+        first_error(futures::future::join_all(loads).await)?;
 
     let clears = collections.iter().map(|c| async move {
         db.collection::<Document>(&c.name)
@@ -183,10 +194,10 @@ pub async fn seed(
             .await
             .map_err(mongo_err("clearing", &c.name))
     });
-    first_error(futures::future::join_all(clears).await)?;
+    first_error(at_most(at_once, clears).await)?;
 
     let imports = collections.iter().zip(docs).map(|(c, docs)| async move {
-        let coll = db.collection::<Document>(&c.name);
+        let coll = db.collection::<RawDocumentBuf>(&c.name);
         let imported = match docs {
             Some(docs) => insert_batched(&coll, docs).await?,
             None => 0,
@@ -209,7 +220,15 @@ pub async fn seed(
             count_with_task_id,
         })
     });
-    first_error(futures::future::join_all(imports).await)
+    first_error(at_most(at_once, imports).await)
+}
+
+/// Every future's output in order, running at most `n` at a time.
+async fn at_most<F: std::future::Future>(
+    n: usize,
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    stream::iter(futures).buffered(n.max(1)).collect().await
 }
 
 /// Documents with this taskId in `collection`; error if the collection does not exist (like prometheus-test).
@@ -239,7 +258,10 @@ fn first_error<T>(results: Vec<Result<T, SeedError>>) -> Result<Vec<T>, SeedErro
 }
 
 /// The documents to import for `c`, or `None` when there is nothing to import.
-async fn load_for(c: &CollectionSeed, task_id: &str) -> Result<Option<Vec<Document>>, SeedError> {
+async fn load_for(
+    c: &CollectionSeed,
+    task_id: &str,
+) -> Result<Option<Vec<RawDocumentBuf>>, SeedError> {
     let Some(path) = &c.data_file else {
         return Ok(None);
     };
@@ -275,8 +297,13 @@ async fn load_for(c: &CollectionSeed, task_id: &str) -> Result<Option<Vec<Docume
         .map(Some)
 }
 
-/// Parse a data file's bytes into documents, each with `taskId` set (overwriting any existing one, as prometheus-test does).
-fn parse_documents(path: &Path, data: &[u8], task_id: &str) -> Result<Vec<Document>, SeedError> {
+/// Parse a data file's bytes into BSON documents, each with `taskId` set
+/// (overwriting any existing one, as prometheus-test does).
+fn parse_documents(
+    path: &Path,
+    data: &[u8],
+    task_id: &str,
+) -> Result<Vec<RawDocumentBuf>, SeedError> {
     let value: Value = serde_json::from_slice(data).map_err(|e| {
         let syntax = JsonSyntax::new(&e);
         SeedError::Malformed {
@@ -286,7 +313,7 @@ fn parse_documents(path: &Path, data: &[u8], task_id: &str) -> Result<Vec<Docume
             message: syntax.message,
         }
     })?;
-    let items = match value {
+    let mut items = match value {
         Value::Array(items) => items,
         Value::Object(_) => vec![value],
         other => {
@@ -296,32 +323,73 @@ fn parse_documents(path: &Path, data: &[u8], task_id: &str) -> Result<Vec<Docume
             })
         }
     };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(index, item)| {
-            let Value::Object(map) = item else {
-                return Err(SeedError::NotAnObject {
-                    path: path.to_path_buf(),
-                    index,
-                    found: kind_name(&item),
-                });
-            };
-            let mut doc = to_document(map).map_err(|e| SeedError::InvalidExtendedJson {
+    // Converting is most of the work: split it over the cores, each chunk
+    // numbering its elements from its offset so errors name the right one.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(1_000);
+    let mut chunks = Vec::new();
+    while items.len() > chunk {
+        let rest = items.split_off(chunk);
+        chunks.push(std::mem::replace(&mut items, rest));
+    }
+    chunks.push(items);
+    let converted: Vec<Result<Vec<RawDocumentBuf>, SeedError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, items)| scope.spawn(move || convert(path, i * chunk, items, task_id)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(SeedError::Internal {
+                        path: path.to_path_buf(),
+                        reason: "a conversion thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut docs = Vec::new();
+    for part in converted {
+        docs.extend(part?);
+    }
+    Ok(docs)
+}
+
+/// JSON objects → BSON documents with `taskId`; `first` is the index of `items[0]` in the file.
+fn convert(
+    path: &Path,
+    first: usize,
+    items: Vec<Value>,
+    task_id: &str,
+) -> Result<Vec<RawDocumentBuf>, SeedError> {
+    let mut docs = Vec::with_capacity(items.len());
+    for (index, item) in (first..).zip(items) {
+        let Value::Object(map) = item else {
+            return Err(SeedError::NotAnObject {
                 path: path.to_path_buf(),
                 index,
-                message: e.to_string(),
-            })?;
-            doc.insert("taskId", task_id);
-            Ok(doc)
-        })
-        .collect()
+                found: kind_name(&item),
+            });
+        };
+        let invalid = |message: String| SeedError::InvalidExtendedJson {
+            path: path.to_path_buf(),
+            index,
+            message,
+        };
+        let mut doc = to_document(map).map_err(|e| invalid(e.to_string()))?;
+        doc.insert("taskId", task_id);
+        docs.push(RawDocumentBuf::from_document(&doc).map_err(|e| invalid(e.to_string()))?);
+    }
+    Ok(docs)
 }
 
 /// Insert `docs` in unordered batches, several in flight; returns how many were inserted.
 async fn insert_batched(
-    coll: &Collection<Document>,
-    mut docs: Vec<Document>,
+    coll: &Collection<RawDocumentBuf>,
+    mut docs: Vec<RawDocumentBuf>,
 ) -> Result<u64, SeedError> {
     let mut batches = Vec::with_capacity(docs.len().div_ceil(BATCH));
     while !docs.is_empty() {
@@ -362,15 +430,24 @@ mod tests {
     #[test]
     fn parses_arrays_and_single_objects() {
         let p = Path::new("x.json");
-        let docs =
-            parse_documents(p, br#"[{"a": 1, "taskId": "old"}, {"b": [1, 2]}]"#, TASK).unwrap();
-        assert_eq!(docs.len(), 2);
-        assert_eq!(docs[0], doc! { "a": 1, "taskId": TASK });
-        assert_eq!(docs[1], doc! { "b": [1, 2], "taskId": TASK });
-        let one = parse_documents(p, br#"{"title": "only"}"#, TASK).unwrap();
+        let parse = |json: &[u8]| -> Vec<Document> {
+            parse_documents(p, json, TASK)
+                .unwrap()
+                .iter()
+                .map(|raw| raw.to_document().unwrap())
+                .collect()
+        };
+        let docs = parse(br#"[{"a": 1, "taskId": "old"}, {"b": [1, 2]}]"#);
+        assert_eq!(
+            docs,
+            [
+                doc! { "a": 1, "taskId": TASK },
+                doc! { "b": [1, 2], "taskId": TASK }
+            ]
+        );
+        let one = parse(br#"{"title": "only"}"#);
         assert_eq!(one, vec![doc! { "title": "only", "taskId": TASK }]);
-        let oid =
-            parse_documents(p, br#"{"_id": {"$oid": "650000000000000000000001"}}"#, TASK).unwrap();
+        let oid = parse(br#"{"_id": {"$oid": "650000000000000000000001"}}"#);
         assert!(matches!(
             oid[0].get("_id"),
             Some(mongodb::bson::Bson::ObjectId(_))
@@ -407,6 +484,19 @@ mod tests {
                 .starts_with("data file /data/todos.json: element 1 has invalid Extended JSON"),
             "{err}"
         );
+        // Elements are converted in chunks; an error deep in a later chunk
+        // still names its own index, and the earliest error wins.
+        let mut many: Vec<Value> = (0..5_000).map(|i| serde_json::json!({ "n": i })).collect();
+        many[4_321] = serde_json::json!("not an object");
+        many[4_999] = serde_json::json!(7);
+        let err = parse_documents(p, &serde_json::to_vec(&many).unwrap(), TASK).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "data file /data/todos.json: element 4321 is not a JSON object (found a string)"
+        );
+        let docs = parse_documents(p, &serde_json::to_vec(&many[..4_000]).unwrap(), TASK).unwrap();
+        let numbers: Vec<i32> = docs.iter().map(|d| d.get_i32("n").unwrap()).collect();
+        assert_eq!(numbers, (0..4_000).collect::<Vec<_>>(), "order is kept");
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -443,7 +533,9 @@ mod tests {
             seed_of("prs", Some(dir.path().join("prs.json")), 0), // missing, not required
             seed_of("audits", None, 0),
         ];
-        let seeded = seed(&db, TASK, &config).await.unwrap();
+        let seeded = seed(&db, TASK, &config, server.kind().collections_at_once())
+            .await
+            .unwrap();
         let summary: Vec<(&str, u64, u64)> = seeded
             .iter()
             .map(|s| (s.name.as_str(), s.imported, s.count_with_task_id))
@@ -487,14 +579,19 @@ mod tests {
         assert_eq!(err.to_string(), "collection `nonexistent` does not exist");
 
         // Re-seeding empties first instead of doubling.
-        let again = seed(&db, TASK, &config[..1]).await.unwrap();
+        let again = seed(&db, TASK, &config[..1], 1).await.unwrap();
         assert_eq!(again[0].count_with_task_id, 12_000);
         assert_eq!(leftover.count_documents(doc! {}).await.unwrap(), 12_000);
 
         // Too few documents for the task.
-        let err = seed(&db, "t2", &[seed_of("todos", Some(todos.clone()), 30_000)])
-            .await
-            .unwrap_err();
+        let err = seed(
+            &db,
+            "t2",
+            &[seed_of("todos", Some(todos.clone()), 30_000)],
+            1,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "collection `todos`: found 12000 documents with taskId \"t2\", needed 30000"
@@ -509,6 +606,7 @@ mod tests {
                 seed_of("todos", None, 0),
                 seed_of("users", Some(missing.clone()), 2),
             ],
+            1,
         )
         .await
         .unwrap_err();
@@ -524,7 +622,7 @@ mod tests {
         // So does a malformed one, naming file and line:column.
         let bad = dir.path().join("bad.json");
         std::fs::write(&bad, "[{\"a\": 1},\n {\"a\": 2,}]").unwrap();
-        let err = seed(&db, TASK, &[seed_of("todos", Some(bad.clone()), 0)])
+        let err = seed(&db, TASK, &[seed_of("todos", Some(bad.clone()), 0)], 1)
             .await
             .unwrap_err();
         assert_eq!(
@@ -536,7 +634,7 @@ mod tests {
         );
         let nonobj = dir.path().join("nonobj.json");
         std::fs::write(&nonobj, r#"[{"a": 1}, [2]]"#).unwrap();
-        let err = seed(&db, TASK, &[seed_of("todos", Some(nonobj.clone()), 0)])
+        let err = seed(&db, TASK, &[seed_of("todos", Some(nonobj.clone()), 0)], 1)
             .await
             .unwrap_err();
         assert_eq!(

@@ -6,7 +6,7 @@
 pub mod result;
 pub mod step;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +23,7 @@ use crate::capabilities::StepCtx;
 use crate::config::{Diagnostic, Diagnostics, Loaded};
 use crate::engine::{Engine, LoadedComponent};
 use crate::mongo;
-use crate::plan::{Plan, StepPlan, WorkerPlan};
+use crate::plan::{ModuleSource, Plan, StepPlan, WorkerPlan};
 use crate::state::State;
 use crate::workers::{self, WorkerSet};
 pub use result::{Outcome, RunResult, StepResult};
@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub reset: bool,
     /// Where compiled components are cached.
     pub cache_dir: Option<PathBuf>,
+    /// Where modules fetched by URL are kept.
+    pub module_dir: Option<PathBuf>,
     /// Extra folders to look for a MongoDB-compatible server in.
     pub server_dirs: Vec<PathBuf>,
 }
@@ -53,12 +55,14 @@ pub enum RunError {
 /// Everything a step context is built from, shared by all steps of the run.
 struct Shared {
     engine: Engine,
-    components: BTreeMap<PathBuf, LoadedComponent>,
+    components: BTreeMap<ModuleSource, LoadedComponent>,
     workers: Arc<[Arc<WorkerPlan>]>,
     config: Arc<serde_json::Map<String, Value>>,
     allow: Arc<AllowList>,
     state: Arc<Mutex<State>>,
     database: Option<mongodb::Database>,
+    /// Collections to seed at once on this server.
+    collections_at_once: usize,
     run_id: String,
     max_rounds: u32,
 }
@@ -72,7 +76,9 @@ pub async fn run(loaded: Loaded, opts: &RunOptions) -> Result<RunResult, RunErro
         .cache_dir(opts.cache_dir.clone())
         .build()
         .map_err(|e| anyhow::anyhow!("cannot create the WebAssembly engine: {e:#}"))?;
-    let components = preflight(&engine, &plan).await.map_err(RunError::Invalid)?;
+    let components = preflight(&engine, &plan, opts.module_dir.as_deref())
+        .await
+        .map_err(RunError::Invalid)?;
 
     let state_path = State::path_in(&plan.data_dir);
     let saved = if opts.reset {
@@ -127,6 +133,11 @@ pub async fn run(loaded: Loaded, opts: &RunOptions) -> Result<RunResult, RunErro
         allow: Arc::new(AllowList::from_plan(&plan)),
         state: Arc::new(Mutex::new(State::fresh(String::new(), Default::default()))),
         database,
+        // The user's own server (MONGO_URI) is taken to be a real mongod.
+        collections_at_once: managed.as_ref().map_or(
+            mongo::seed::PARALLEL_COLLECTIONS,
+            |s: &mongo::server::ManagedServer| s.kind().collections_at_once(),
+        ),
         run_id: String::new(),
         max_rounds: 0,
     };
@@ -146,20 +157,40 @@ pub async fn run(loaded: Loaded, opts: &RunOptions) -> Result<RunResult, RunErro
     outcome
 }
 
-/// Load every module once and check each step's stage exists; all problems at once.
+/// Fetch and load every module once and check each step's stage exists; all problems at once.
 async fn preflight(
     engine: &Engine,
     plan: &Plan,
-) -> Result<BTreeMap<PathBuf, LoadedComponent>, Diagnostics> {
+    module_dir: Option<&Path>,
+) -> Result<BTreeMap<ModuleSource, LoadedComponent>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut components = BTreeMap::new();
     // One listing per module: many steps usually share one component.
-    let mut listed: BTreeMap<PathBuf, Result<Vec<String>, String>> = BTreeMap::new();
+    let mut listed: BTreeMap<ModuleSource, Result<Vec<String>, String>> = BTreeMap::new();
+    let mut failed: BTreeSet<ModuleSource> = BTreeSet::new();
     let probe_worker: Arc<[Arc<WorkerPlan>]> = plan.workers.iter().cloned().collect();
     for step in plan.steps.iter().chain(plan.post_load.iter()) {
         let at = |msg: String| Diagnostic::at(&step.origin.file, step.origin.pos, msg);
+        if failed.contains(&step.module) {
+            continue;
+        }
         if !components.contains_key(&step.module) {
-            match engine.load(&step.module) {
+            let path = match &step.module {
+                ModuleSource::File(path) => path.clone(),
+                ModuleSource::Url { url, sha256 } => {
+                    match crate::fetch::module(url, sha256, module_dir).await {
+                        Ok(path) => path,
+                        Err(e) => {
+                            diags.push(at(format!("step `{}`: {e}", step.name)).hint(
+                                "fix `module.url` or `module.sha256`; a fetched module is kept by its sha256 and not fetched again",
+                            ));
+                            failed.insert(step.module.clone());
+                            continue;
+                        }
+                    }
+                }
+            };
+            match engine.load(&path) {
                 Ok(c) => {
                     components.insert(step.module.clone(), c);
                 }
@@ -167,6 +198,7 @@ async fn preflight(
                     diags.push(at(format!("step `{}`: {e}", step.name)).hint(
                         "modules are components built for wasm32-wasip2 against wit/ (e.g. with the promwasm-guest SDK)",
                     ));
+                    failed.insert(step.module.clone());
                     continue;
                 }
             }
@@ -188,17 +220,14 @@ async fn preflight(
                 diags.push(
                     at(format!(
                         "step `{}`: module {} has no stage `{}`",
-                        step.name,
-                        step.module.display(),
-                        step.stage
+                        step.name, step.module, step.stage
                     ))
                     .hint(hint),
                 );
             }
             Err(e) => diags.push(at(format!(
                 "step `{}`: module {} failed listing its stages: {e}",
-                step.name,
-                step.module.display()
+                step.name, step.module
             ))),
         }
     }
@@ -302,9 +331,14 @@ async fn fresh_start(plan: &Plan, shared: &Shared) -> Result<State, RunError> {
         .map_err(|_| anyhow::anyhow!("state lock poisoned"))? = state;
 
     if let (Some(m), Some(db)) = (&plan.mongo, &shared.database) {
-        let seeded = mongo::seed::seed(db, &plan.task_id, &m.collections)
-            .await
-            .map_err(|e| anyhow::anyhow!("seeding MongoDB failed: {e}"))?;
+        let seeded = mongo::seed::seed(
+            db,
+            &plan.task_id,
+            &m.collections,
+            shared.collections_at_once,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding MongoDB failed: {e}"))?;
         for s in &seeded {
             println!(
                 "MongoDB: {}: imported {}, {} with taskId {}",
@@ -314,11 +348,9 @@ async fn fresh_start(plan: &Plan, shared: &Shared) -> Result<State, RunError> {
         if let Some(hook) = &plan.post_load {
             let outcome = run_one(plan, shared, hook, 0).await;
             if let Outcome::Failed(msg) = &outcome.outcome {
-                return Err(anyhow::anyhow!(
-                    "post-load hook ({}) failed: {msg}",
-                    hook.module.display()
-                )
-                .into());
+                return Err(
+                    anyhow::anyhow!("post-load hook ({}) failed: {msg}", hook.module).into(),
+                );
             }
         }
     }
