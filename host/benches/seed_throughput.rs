@@ -130,6 +130,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let server = ManagedServer::start(
         std::slice::from_ref(&bin_dir),
         &work.path().join("server.log"),
+        &promwasm::mongo::Storage::Temporary,
     )
     .await?;
     println!("server: {} at {}", server.kind(), server.uri());

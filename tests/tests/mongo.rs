@@ -247,3 +247,45 @@ fn without_a_server_the_error_says_how_to_install_one() {
     assert!(err.contains("pip install SecantusDB==0.7.0b3"), "{err}");
     assert!(err.contains("MONGO_URI"), "{err}");
 }
+
+#[test]
+fn a_resumed_run_finds_the_managed_servers_data() {
+    let p = Project::new();
+    p.with_orca_workers("");
+    p.write("data/todos.json", TODOS);
+    let config = |fail: bool| {
+        format!(
+            "max_rounds: 2\nmongodb:\n  database: e2e\n  collections:\n{TODOS_ONLY}steps:\n\
+             - name: look\n  worker: worker1\n  module: {{orca}}\n  stage: todos-seen\n  db: read\n\
+             - name: gate\n  worker: worker1\n  module: {{guests}}\n  stage: fail-if\n  args: {{ fail: {fail} }}\n"
+        )
+    };
+    p.config(&config(true));
+    p.run(&[])
+        .expect_code(1)
+        .expect_output("MongoDB: started")
+        .expect_output("todos: imported 4");
+
+    // The server is a new process, but its data is kept with the state.
+    p.config(&config(false));
+    let resumed = p.run(&[]);
+    resumed
+        .expect_code(0)
+        .expect_output("Resuming round 1 after step look");
+    assert!(!resumed.stdout.contains("imported"), "{}", resumed.all());
+    let report = p.report();
+    assert_eq!(report["steps"][1]["step"], json!("look"));
+    assert_eq!(
+        report["steps"][1]["detail"]["count"],
+        json!(4),
+        "round 2 sees the documents seeded by the first invocation: {report}"
+    );
+    let kept = p.tests().join("data/mongodb");
+    assert!(kept.is_dir(), "{}", kept.display());
+
+    p.run(&["--reset"])
+        .expect_code(0)
+        .expect_output("Starting a fresh run")
+        .expect_output("todos: imported 4");
+    assert_eq!(p.report()["steps"][0]["detail"]["count"], json!(4));
+}

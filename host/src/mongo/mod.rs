@@ -12,4 +12,4 @@ pub mod server;
 pub use client::{connect, MongoError};
 pub use ops::OpError;
 pub use seed::{count_task_documents, seed, CollectionSeed, SeedError, SeededCollection};
-pub use server::{ManagedServer, ServerError, ServerKind};
+pub use server::{ManagedServer, ServerError, ServerKind, Storage};

@@ -202,6 +202,17 @@ fn is_executable(path: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Where a managed server keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    /// Gone when the server stops: in memory where the server can, else a temporary folder.
+    Temporary,
+    /// Kept in `<dir>/<binary name>` across runs, so a resumed run finds the
+    /// seeded data and what the workers wrote (one folder per kind: their
+    /// files are not interchangeable).
+    Keep(PathBuf),
+}
+
 /// A MongoDB-compatible server promwasm started for this run; stopped on `stop()` or drop (kill, never orphaned).
 #[derive(Debug)]
 pub struct ManagedServer {
@@ -210,7 +221,7 @@ pub struct ManagedServer {
     log_file: PathBuf,
     /// `None` once stopped.
     child: Option<Child>,
-    /// Storage we made and remove at stop: mongod's `--dbpath`, secantusd-rs's `--storage-path`.
+    /// [`Storage::Temporary`] folder removed at stop (mongod, secantusd-rs).
     temp_dir: Option<PathBuf>,
     /// Copies the piped output stream into the log until the server exits.
     copier: Option<JoinHandle<()>>,
@@ -222,17 +233,22 @@ impl ManagedServer {
     /// Preference goes by kind (a `mongod` anywhere beats SecantusDB), then by directory order.
     /// None found → [`ServerError::NotFound`], whose message gives the install command
     /// (and says a user with their own MongoDB can set `MONGO_URI` instead).
-    pub async fn start(extra_bin_dirs: &[PathBuf], log_file: &Path) -> Result<Self, ServerError> {
+    pub async fn start(
+        extra_bin_dirs: &[PathBuf],
+        log_file: &Path,
+        storage: &Storage,
+    ) -> Result<Self, ServerError> {
         let (kind, binary) = find_server(&search_dirs(extra_bin_dirs))?;
-        Self::start_binary(kind, &binary, log_file).await
+        Self::start_binary(kind, &binary, log_file, storage).await
     }
 
-    /// Start `binary` as a server of `kind` with temporary storage, its output going to `log_file`,
+    /// Start `binary` as a server of `kind` keeping its data in `storage`, its output going to `log_file`,
     /// and return once it answers `ping`.
     pub async fn start_binary(
         kind: ServerKind,
         binary: &Path,
         log_file: &Path,
+        storage: &Storage,
     ) -> Result<Self, ServerError> {
         let log_err = |source| ServerError::Log {
             path: log_file.to_path_buf(),
@@ -251,33 +267,24 @@ impl ManagedServer {
         };
 
         let mut cmd = Command::new(binary);
-        let mut temp_dir = None;
         // Which stream announces the address; mongod announces nothing usable, we pick its port.
         let mut announced_on_stdout = None;
         let mut copier_log = None;
         let mut port = None;
-        match kind {
+        let storage_flag = match kind {
             ServerKind::Mongod => {
                 let p = free_port().map_err(|source| ServerError::Prepare {
                     kind,
                     what: "a free port",
                     source,
                 })?;
-                // Logs first: a failure there must not leave the temp dir behind.
                 cmd.stdout(open_log()?).stderr(open_log()?);
-                let dir = make_temp_dir().map_err(|source| ServerError::Prepare {
-                    kind,
-                    what: "a temporary --dbpath",
-                    source,
-                })?;
                 cmd.arg("--port")
                     .arg(p.to_string())
-                    .arg("--dbpath")
-                    .arg(&dir)
                     .arg("--bind_ip")
                     .arg("127.0.0.1");
-                temp_dir = Some(dir);
                 port = Some(p);
+                "--dbpath"
             }
             ServerKind::SecantusRs | ServerKind::SecantusPy => {
                 let on_stdout = kind == ServerKind::SecantusRs;
@@ -288,20 +295,28 @@ impl ManagedServer {
                 }
                 announced_on_stdout = Some(on_stdout);
                 copier_log = Some(open_log()?);
-                cmd.args(["--host", "127.0.0.1", "--port", "0", "--storage-path"]);
-                if kind == ServerKind::SecantusPy {
-                    cmd.arg(":memory:");
-                } else {
-                    // The Rust build has no in-memory mode: it would create a folder
-                    // named `:memory:` in the cwd and keep data between runs.
-                    let dir = make_temp_dir().map_err(|source| ServerError::Prepare {
-                        kind,
-                        what: "a temporary --storage-path",
-                        source,
-                    })?;
-                    cmd.arg(&dir);
-                    temp_dir = Some(dir);
-                }
+                cmd.args(["--host", "127.0.0.1", "--port", "0"]);
+                "--storage-path"
+            }
+        };
+        // Storage last: once the logs are open nothing else can fail and leave a temp dir behind.
+        let prepare = |what| move |source| ServerError::Prepare { kind, what, source };
+        let mut temp_dir = None;
+        match (storage, kind) {
+            (Storage::Temporary, ServerKind::SecantusPy) => {
+                cmd.arg(storage_flag).arg(":memory:");
+            }
+            // mongod, and secantusd-rs, which has no in-memory mode (given
+            // `:memory:` it makes a folder of that name in the cwd).
+            (Storage::Temporary, _) => {
+                let dir = make_temp_dir().map_err(prepare("a temporary storage folder"))?;
+                cmd.arg(storage_flag).arg(&dir);
+                temp_dir = Some(dir);
+            }
+            (Storage::Keep(dir), _) => {
+                let dir = dir.join(kind.binary_name());
+                std::fs::create_dir_all(&dir).map_err(prepare("its storage folder"))?;
+                cmd.arg(storage_flag).arg(&dir);
             }
         }
         cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
@@ -591,9 +606,13 @@ pub(crate) mod tests {
 
     /// A server for one test, its log in `dir`.
     pub(crate) async fn test_server(dir: &Path) -> ManagedServer {
-        ManagedServer::start(&test_bin_dirs(), &dir.join("mongo.log"))
-            .await
-            .expect("server starts")
+        ManagedServer::start(
+            &test_bin_dirs(),
+            &dir.join("mongo.log"),
+            &Storage::Temporary,
+        )
+        .await
+        .expect("server starts")
     }
 
     #[test]
@@ -672,6 +691,39 @@ pub(crate) mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread")]
+    async fn kept_storage_survives_a_restart() {
+        use mongodb::bson::{doc, Document};
+        let dir = tempfile::tempdir().unwrap();
+        let keep = Storage::Keep(dir.path().join("mongodb"));
+        let log = dir.path().join("mongo.log");
+        let server = ManagedServer::start(&test_bin_dirs(), &log, &keep)
+            .await
+            .unwrap();
+        let folder = dir.path().join("mongodb").join(server.kind().binary_name());
+        assert!(folder.is_dir(), "{}", folder.display());
+        let client = crate::mongo::connect(server.uri(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let todos = client.database("d").collection::<Document>("todos");
+        todos.insert_one(doc! { "kept": true }).await.unwrap();
+        server.stop().await;
+
+        let again = ManagedServer::start(&test_bin_dirs(), &log, &keep)
+            .await
+            .unwrap();
+        let client = crate::mongo::connect(again.uri(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let todos = client.database("d").collection::<Document>("todos");
+        assert_eq!(
+            todos.count_documents(doc! { "kept": true }).await.unwrap(),
+            1
+        );
+        again.stop().await;
+        assert!(folder.is_dir(), "kept storage is not removed at stop");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
     async fn drop_kills_the_server() {
         let dir = tempfile::tempdir().unwrap();
         let server = test_server(dir.path()).await;
@@ -713,10 +765,14 @@ pub(crate) mod tests {
             "[ \"$5\" = --storage-path ] && [ -d \"$6\" ] || exit 9\n\
              exec \"$PY\" --host \"$2\" --port \"$4\" --storage-path :memory: 2>&1",
         );
-        let server =
-            ManagedServer::start_binary(ServerKind::SecantusRs, &fake, &dir.path().join("log"))
-                .await
-                .unwrap();
+        let server = ManagedServer::start_binary(
+            ServerKind::SecantusRs,
+            &fake,
+            &dir.path().join("log"),
+            &Storage::Temporary,
+        )
+        .await
+        .unwrap();
         assert_eq!(server.kind(), ServerKind::SecantusRs);
         let storage = server.temp_dir.clone().unwrap();
         assert!(storage.is_dir());
@@ -732,13 +788,17 @@ pub(crate) mod tests {
         let fake = wrapper(
             dir.path(),
             "mongod",
-            "[ \"$1\" = --port ] && [ \"$3\" = --dbpath ] && [ -d \"$4\" ] && [ \"$5\" = --bind_ip ] || exit 9\n\
-             exec \"$PY\" --host \"$6\" --port \"$2\" --storage-path :memory:",
+            "[ \"$1\" = --port ] && [ \"$3\" = --bind_ip ] && [ \"$5\" = --dbpath ] && [ -d \"$6\" ] || exit 9\n\
+             exec \"$PY\" --host \"$4\" --port \"$2\" --storage-path :memory:",
         );
-        let server =
-            ManagedServer::start_binary(ServerKind::Mongod, &fake, &dir.path().join("log"))
-                .await
-                .unwrap();
+        let server = ManagedServer::start_binary(
+            ServerKind::Mongod,
+            &fake,
+            &dir.path().join("log"),
+            &Storage::Temporary,
+        )
+        .await
+        .unwrap();
         let dbpath = server.temp_dir.clone().unwrap();
         assert!(dbpath.is_dir());
         assert!(ping(server.uri()).await);
@@ -757,10 +817,14 @@ pub(crate) mod tests {
         )
         .unwrap();
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let err =
-            ManagedServer::start_binary(ServerKind::SecantusPy, &fake, &dir.path().join("log"))
-                .await
-                .unwrap_err();
+        let err = ManagedServer::start_binary(
+            ServerKind::SecantusPy,
+            &fake,
+            &dir.path().join("log"),
+            &Storage::Temporary,
+        )
+        .await
+        .unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, ServerError::ExitedEarly { .. }), "{msg}");
         assert!(msg.contains("bad flag --frobnicate"), "{msg}");

@@ -96,9 +96,21 @@ pub async fn run(loaded: Loaded, opts: &RunOptions) -> Result<RunResult, RunErro
         let uri = match &m.uri {
             Some(uri) => uri.clone(),
             None => {
+                // Kept with the state, so a resumed run finds what the last one left;
+                // a fresh run starts from an empty server.
+                let storage = plan.data_dir.join("mongodb");
+                if saved.is_none() && storage.exists() {
+                    std::fs::remove_dir_all(&storage).with_context(|| {
+                        format!(
+                            "cannot empty the managed MongoDB folder {}",
+                            storage.display()
+                        )
+                    })?;
+                }
                 let server = mongo::server::ManagedServer::start(
                     &opts.server_dirs,
                     &log_dir.join("mongodb.log"),
+                    &mongo::Storage::Keep(storage),
                 )
                 .await
                 .context("cannot start a local MongoDB-compatible server")?;
