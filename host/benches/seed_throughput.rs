@@ -4,8 +4,10 @@
 //! 100k, and four collections of 25k (a task's todos, issues, prs, audits),
 //! which prometheus-test seeds one after another and promwasm in parallel.
 //!
-//! Server binaries come from `PROMWASM_MONGO_BIN_DIR`, else `<repo>/.venv/bin`
-//! (after `PATH`); pymongo runs under that directory's `python`.
+//! The server is found as `promwasm run` finds it (`PATH`, then
+//! `PROMWASM_MONGO_BIN_DIR`, then `<repo>/.venv/bin`), so pointing
+//! `PROMWASM_MONGO_BIN_DIR` at a secantusd-rs build measures that server;
+//! pymongo runs under `<repo>/.venv/bin/python` (`cargo xtask setup` installs it).
 //!
 //! Timings on these VMs vary by ±20% from run to run, so each side runs
 //! `PAIRS` times, interleaved (pymongo first in even pairs, promwasm first in
@@ -100,11 +102,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     runtime.block_on(run())
 }
 
-fn bin_dir() -> PathBuf {
-    promwasm::mongo::server::bin_dirs_from_env()
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin"))
+fn venv_bin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin")
 }
 
 /// This process's CPU time so far, from /proc/self/stat (user + system, in USER_HZ = 100 ticks).
@@ -126,9 +125,10 @@ fn own_cpu() -> Duration {
 
 async fn run() -> Result<(), Box<dyn Error>> {
     let work = tempfile::tempdir()?;
-    let bin_dir = bin_dir();
+    let mut server_dirs = promwasm::mongo::server::bin_dirs_from_env();
+    server_dirs.push(venv_bin());
     let server = ManagedServer::start(
-        std::slice::from_ref(&bin_dir),
+        &server_dirs,
         &work.path().join("server.log"),
         &promwasm::mongo::Storage::Temporary,
     )
@@ -138,7 +138,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let db = client.database("bench");
     // As `promwasm run` seeds on this server.
     let at_once = server.kind().collections_at_once();
-    let python = bin_dir.join("python");
+    let python = venv_bin().join("python");
     let mut summary = Vec::new();
     for shape in &SHAPES {
         println!("{}:", shape.name);

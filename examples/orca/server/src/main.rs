@@ -63,7 +63,7 @@ async fn run() -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     println!(
-        "[{worker_name}] listening on 127.0.0.1:{port}, state in {database_path}, {}",
+        "listening on 127.0.0.1:{port}, state in {database_path}, {}",
         todos.describe()
     );
 
@@ -82,6 +82,6 @@ async fn run() -> Result<()> {
         })
         .await
         .context("server failed")?;
-    println!("[{worker_name}] shut down");
+    println!("shut down");
     Ok(())
 }

@@ -45,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/submission", post(submission))
         .route("/audit", post(audit))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), log_requests))
+        .layer(middleware::from_fn(log_requests))
         .with_state(state)
 }
 
@@ -103,24 +103,17 @@ fn ok(data: Value) -> ApiResult {
 }
 
 /// One stdout line per request; error reasons also go to stderr.
-async fn log_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn log_requests(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let started = Instant::now();
     let response = next.run(req).await;
     let status = response.status();
     let ms = started.elapsed().as_millis();
-    println!(
-        "[{}] {method} {path} {} {ms}ms",
-        state.worker_name,
-        status.as_u16()
-    );
+    // No name prefix: promwasm labels each line with the worker's name.
+    println!("{method} {path} {} {ms}ms", status.as_u16());
     if let Some(ErrorReason(reason)) = response.extensions().get::<ErrorReason>() {
-        eprintln!(
-            "[{}] error: {method} {path} {}: {reason}",
-            state.worker_name,
-            status.as_u16()
-        );
+        eprintln!("error: {method} {path} {}: {reason}", status.as_u16());
     }
     response
 }
