@@ -84,6 +84,20 @@ impl Run {
         self
     }
 
+    /// Assert stderr contains every one of `texts`, naming all that are missing.
+    pub fn expect_errors(&self, texts: &[&str]) -> &Self {
+        let missing: Vec<&&str> = texts
+            .iter()
+            .filter(|t| !self.stderr.contains(**t))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "stderr lacks {missing:?}\n{}",
+            self.all()
+        );
+        self
+    }
+
     /// Assert the output contains `text`.
     pub fn expect_output(&self, text: &str) -> &Self {
         assert!(
