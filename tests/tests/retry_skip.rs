@@ -145,6 +145,11 @@ steps:
     );
     p.run(&[]).expect_code(0);
     let report = p.report();
+    assert_eq!(
+        report["steps"][0]["attempts"], 0,
+        "a step skip_if skips is not run"
+    );
+    assert_eq!(report["steps"][2]["attempts"], 1);
     let seen: Vec<(u64, &str, &str, String)> = report["steps"]
         .as_array()
         .unwrap()

@@ -5,7 +5,8 @@
 //!
 //! Differences from prometheus-test, all in the direction of failing earlier
 //! and clearer: data files are parsed and validated before anything is
-//! cleared, collections are processed in parallel, inserts are batched and
+//! cleared, collections are processed in parallel (where the server gains from
+//! it), inserts are batched and
 //! unordered, an empty array imports nothing (pymongo would raise), and
 //! `required_count` is checked after import rather than only for missing files.
 //!

@@ -497,7 +497,7 @@ async fn run_one(plan: &Plan, shared: &Shared, step: &StepPlan, round: u32) -> S
             worker,
             round,
             Outcome::Skipped(reason),
-            1,
+            0, // not run at all
             Duration::ZERO,
             Vec::new(),
         );

@@ -28,7 +28,7 @@ pub struct StepResult {
     pub stage: String,
     /// How it ended (its last try, when retried).
     pub outcome: Outcome,
-    /// Tries it took (1 unless `retry` made more).
+    /// Tries it took: 1 unless `retry` made more, 0 when `skip_if` skipped it.
     pub attempts: u32,
     /// Wall-clock time of prepare + execute, over all tries.
     pub duration: Duration,
