@@ -59,6 +59,22 @@ fn check_validates_without_starting_anything() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK — 2 workers, 1 steps"));
+    assert!(
+        !p.tests().join("data/test_state.json").exists(),
+        "check starts nothing and writes no state"
+    );
+
+    // Modules are checked too, as `run` checks them before starting.
+    p.config("max_rounds: 1\nsteps:\n  - name: a\n    worker: worker1\n    module: {guests}\n    stage: ecko\n");
+    let out = promwasm()
+        .arg("check")
+        .arg(p.tests().join("config.yaml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("has no stage `ecko`"), "{err}");
+    assert!(err.contains("did you mean `echo`?"), "{err}");
 }
 
 #[test]

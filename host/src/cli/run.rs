@@ -30,11 +30,15 @@ pub struct RunCmd {
     no_cache: bool,
 }
 
-/// Validate a task test without starting anything.
+/// Validate a task test and its modules without starting anything.
 #[derive(Debug, clap::Args)]
 pub struct CheckCmd {
     /// The task test's config.yaml.
     config: PathBuf,
+    /// Cache compiled components, and modules fetched by URL, here
+    /// [default: $PROMWASM_CACHE_DIR, else ~/.cache/promwasm].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 fn load(path: &Path) -> Result<config::Loaded, u8> {
@@ -72,6 +76,31 @@ fn server_dirs(config: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// Print why a run could not start; its exit code.
+fn not_started(e: RunError) -> u8 {
+    match e {
+        RunError::Invalid(diags) => {
+            eprintln!("{diags}");
+            exit::INVALID
+        }
+        RunError::Setup(e) => {
+            eprintln!("error: {e:#}");
+            exit::SETUP
+        }
+    }
+}
+
+/// Where compiled components and fetched modules go.
+fn caches(cache_dir: Option<PathBuf>, no_cache: bool) -> RunOptions {
+    let cache_dir = cache_dir.or_else(default_cache_dir);
+    RunOptions {
+        // Fetched modules are kept even with --no-cache: they are inputs, pinned by digest.
+        module_dir: cache_dir.as_ref().map(|d| d.join("modules")),
+        cache_dir: if no_cache { None } else { cache_dir },
+        ..RunOptions::default()
+    }
+}
+
 impl RunCmd {
     /// Run it.
     pub async fn run(self) -> u8 {
@@ -79,24 +108,14 @@ impl RunCmd {
             Ok(l) => l,
             Err(code) => return code,
         };
-        let cache_dir = self.cache_dir.clone().or_else(default_cache_dir);
         let opts = RunOptions {
             reset: self.reset,
-            // Fetched modules are kept even with --no-cache: they are inputs, pinned by digest.
-            module_dir: cache_dir.as_ref().map(|d| d.join("modules")),
-            cache_dir: if self.no_cache { None } else { cache_dir },
             server_dirs: server_dirs(&self.config),
+            ..caches(self.cache_dir.clone(), self.no_cache)
         };
         let result = match runner::run(loaded, &opts).await {
             Ok(r) => r,
-            Err(RunError::Invalid(diags)) => {
-                eprintln!("{diags}");
-                return exit::INVALID;
-            }
-            Err(RunError::Setup(e)) => {
-                eprintln!("error: {e:#}");
-                return exit::SETUP;
-            }
+            Err(e) => return not_started(e),
         };
         println!("{}", report::summary(&result));
         let mut code = if result.passed() {
@@ -130,23 +149,25 @@ impl RunCmd {
 impl CheckCmd {
     /// Check it.
     pub async fn run(self) -> u8 {
-        match load(&self.config) {
-            Ok(loaded) => {
-                let p = &loaded.plan;
-                println!(
-                    "{}: OK — {} workers, {} steps{}",
-                    p.config_file.display(),
-                    p.workers.len(),
-                    p.steps.len(),
-                    if p.mongo.is_some() {
-                        ", MongoDB seeding"
-                    } else {
-                        ""
-                    }
-                );
-                exit::OK
-            }
-            Err(code) => code,
+        let loaded = match load(&self.config) {
+            Ok(l) => l,
+            Err(code) => return code,
+        };
+        let p = &loaded.plan;
+        if let Err(e) = runner::check(p, &caches(self.cache_dir.clone(), false)).await {
+            return not_started(e);
         }
+        println!(
+            "{}: OK — {} workers, {} steps{}",
+            p.config_file.display(),
+            p.workers.len(),
+            p.steps.len(),
+            if p.mongo.is_some() {
+                ", MongoDB seeding"
+            } else {
+                ""
+            }
+        );
+        exit::OK
     }
 }

@@ -72,10 +72,7 @@ pub async fn run(loaded: Loaded, opts: &RunOptions) -> Result<RunResult, RunErro
     let Loaded { plan, env, .. } = loaded;
     // Listen before anything starts, so a Ctrl-C during setup is not lost.
     let mut signals = Signals::new().context("cannot listen for Ctrl-C/SIGTERM")?;
-    let engine = Engine::builder()
-        .cache_dir(opts.cache_dir.clone())
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot create the WebAssembly engine: {e:#}"))?;
+    let engine = engine(opts)?;
     let components = preflight(&engine, &plan, opts.module_dir.as_deref())
         .await
         .map_err(RunError::Invalid)?;
@@ -167,6 +164,24 @@ pub async fn run(loaded: Loaded, opts: &RunOptions) -> Result<RunResult, RunErro
         s.stop().await;
     }
     outcome
+}
+
+/// What `run` checks before starting anything, without starting anything:
+/// every module is fetched (if pinned by URL), loads, targets our WIT
+/// version and exports its steps' stages.
+pub async fn check(plan: &Plan, opts: &RunOptions) -> Result<(), RunError> {
+    let engine = engine(opts)?;
+    preflight(&engine, plan, opts.module_dir.as_deref())
+        .await
+        .map(drop)
+        .map_err(RunError::Invalid)
+}
+
+fn engine(opts: &RunOptions) -> Result<Engine, RunError> {
+    Engine::builder()
+        .cache_dir(opts.cache_dir.clone())
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot create the WebAssembly engine: {e:#}").into())
 }
 
 /// Fetch and load every module once and check each step's stage exists; all problems at once.
