@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use crate::engine::sha256_hex;
 
 /// Largest module accepted (the Python guest toolchain makes ~18 MB ones).
 const MAX_BYTES: u64 = 256 << 20;
@@ -53,8 +53,8 @@ pub enum FetchError {
     },
 }
 
-/// The file `url`'s module is kept in, once fetched.
-pub fn cached_path(dir: &Path, sha256: &str) -> PathBuf {
+/// The file the module with this digest is kept in, once fetched.
+fn cached_path(dir: &Path, sha256: &str) -> PathBuf {
     dir.join(format!("{sha256}.wasm"))
 }
 
@@ -64,12 +64,12 @@ pub async fn module(url: &str, sha256: &str, dir: Option<&Path>) -> Result<PathB
     let path = cached_path(dir, sha256);
     // Re-hash what is cached: a damaged or tampered file is fetched again, not run.
     if let Ok(bytes) = tokio::fs::read(&path).await {
-        if hex::encode(Sha256::digest(&bytes)) == sha256 {
+        if sha256_hex(&bytes) == sha256 {
             return Ok(path);
         }
     }
     let bytes = download(url).await?;
-    let actual = hex::encode(Sha256::digest(&bytes));
+    let actual = sha256_hex(&bytes);
     if actual != sha256 {
         return Err(FetchError::Mismatch {
             url: url.to_owned(),

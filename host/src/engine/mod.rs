@@ -5,6 +5,8 @@
 mod cache;
 mod check;
 
+pub use cache::sha256_hex;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
