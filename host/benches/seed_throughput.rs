@@ -8,6 +8,8 @@
 //! `PROMWASM_MONGO_BIN_DIR`, then `<repo>/.venv/bin`), so pointing
 //! `PROMWASM_MONGO_BIN_DIR` at a secantusd-rs build measures that server;
 //! pymongo runs under `<repo>/.venv/bin/python` (`cargo xtask setup` installs it).
+//! Without a server or pymongo there is no comparison: the bench says why
+//! and exits non-zero rather than print a result.
 //!
 //! Timings on these VMs vary by ±20% from run to run, so each side runs
 //! `PAIRS` times, interleaved (pymongo first in even pairs, promwasm first in
@@ -95,11 +97,19 @@ impl Run {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn main() -> std::process::ExitCode {
+    let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?;
-    runtime.block_on(run())
+        .build()
+        .map_err(Box::<dyn Error>::from)
+        .and_then(|runtime| runtime.block_on(run()));
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("seed_throughput: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 fn venv_bin() -> PathBuf {
@@ -139,7 +149,13 @@ async fn run() -> Result<(), Box<dyn Error>> {
     // As `promwasm run` seeds on this server.
     let at_once = server.kind().collections_at_once();
     let python = venv_bin().join("python");
+    // Without pymongo there is nothing to compare with: say so before measuring anything.
+    if let Err(why) = pymongo_available(&python).await {
+        server.stop().await;
+        return Err(format!("cannot compare seeding with pymongo: {why}").into());
+    }
     let mut summary = Vec::new();
+    let mut incomplete = Vec::new();
     for shape in &SHAPES {
         println!("{}:", shape.name);
         let files = write_data(work.path(), shape)?;
@@ -193,11 +209,14 @@ async fn run() -> Result<(), Box<dyn Error>> {
             }
         }
         let line = match pymongo_missing {
-            Some(why) => format!(
-                "{:21} promwasm {:6.0} docs/s; pymongo comparison skipped: {why}",
-                shape.name,
-                median_rate(&ours)
-            ),
+            Some(why) => {
+                incomplete.push(format!("{}: {why}", shape.name));
+                format!(
+                    "{:21} promwasm {:6.0} docs/s; NO COMPARISON, pymongo failed: {why}",
+                    shape.name,
+                    median_rate(&ours)
+                )
+            }
             None => format!(
                 "{:21} promwasm {:6.0} docs/s, pymongo {:6.0} docs/s: {:.2}×",
                 shape.name,
@@ -213,7 +232,32 @@ async fn run() -> Result<(), Box<dyn Error>> {
         println!("  {line}");
     }
     server.stop().await;
+    if !incomplete.is_empty() {
+        return Err(format!(
+            "cannot compare seeding with pymongo: {}",
+            incomplete.join("; ")
+        )
+        .into());
+    }
     Ok(())
+}
+
+/// Whether `python` can import pymongo; `Err` says why not.
+async fn pymongo_available(python: &Path) -> Result<(), String> {
+    let out = tokio::process::Command::new(python)
+        .args(["-c", "import pymongo"])
+        .output()
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} cannot import pymongo (`cargo xtask setup` installs it): {}",
+            python.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 /// The median throughput of `runs`.
