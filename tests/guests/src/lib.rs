@@ -1,5 +1,9 @@
 //! Stages the host's tests run: one per behaviour the runner must handle
 //! (results, skips, errors, traps, timeouts, memory caps, capabilities).
+//!
+//! Two stages, `malformed-prepare` and `malformed-execute`, hand the host
+//! text that is not JSON; the SDK never does that, so this component
+//! implements the WIT exports itself around the SDK's dispatch (see the end).
 
 use promwasm_guest::prelude::*;
 
@@ -223,6 +227,11 @@ simple_stage!(
         let key = format!("tries.{}", args.name);
         let run = runner::get::<u64>(&key)?.unwrap_or(0) + 1;
         runner::set_global(&key, &run)?;
+        // When each try ran (Unix ms, the guest's WASI wall clock): the pauses between tries.
+        let at_key = format!("tries_at.{}", args.name);
+        let mut at = runner::get::<Vec<u64>>(&at_key)?.unwrap_or_default();
+        at.push(unix_ms());
+        runner::set_global(&at_key, &at)?;
         if run >= args.succeed_on {
             Ok(Outcome::Success(json!({ "run": run })))
         } else if args.skip {
@@ -233,7 +242,126 @@ simple_stage!(
     }
 );
 
-export_stages!(
-    Echo, Skip, Fail, FailIf, CountRuns, Trap, Spin, Grow, HttpProbe, Introspect, StoreGet, Stdout,
-    Flaky
+/// Milliseconds since the Unix epoch.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Arguments of [`HttpFetch`].
+#[derive(Deserialize)]
+pub struct FetchArgs {
+    url: String,
+    /// Give up after this long (default: whatever the step's deadline leaves).
+    timeout_ms: Option<u32>,
+}
+
+simple_stage!(
+    HttpFetch,
+    "http-fetch",
+    "GETs args.url; reports the status and body text, or the error",
+    FetchArgs,
+    |args| {
+        let mut request = http::get(&args.url);
+        if let Some(ms) = args.timeout_ms {
+            request = request.timeout_ms(ms);
+        }
+        Ok(Outcome::Success(match request.send() {
+            Ok(response) => json!({ "status": response.status, "body": response.text() }),
+            Err(error) => json!({ "error": error.message() }),
+        }))
+    }
 );
+
+/// Arguments of [`DbCount`].
+#[derive(Deserialize)]
+pub struct DbCountArgs {
+    collection: String,
+    #[serde(default)]
+    filter: Value,
+}
+
+simple_stage!(
+    DbCount,
+    "db-count",
+    "Counts documents of args.collection matching args.filter (needs `db: read`)",
+    DbCountArgs,
+    |args| {
+        let filter = match &args.filter {
+            Value::Null => json!({}),
+            other => other.clone(),
+        };
+        Ok(Outcome::Success(
+            json!({ "count": db::count(&args.collection, filter)? }),
+        ))
+    }
+);
+
+/// The stages the SDK dispatches.
+const STAGES: &[promwasm_guest::__private::Entry] = &[
+    promwasm_guest::__private::Entry::of::<Echo>(),
+    promwasm_guest::__private::Entry::of::<Skip>(),
+    promwasm_guest::__private::Entry::of::<Fail>(),
+    promwasm_guest::__private::Entry::of::<FailIf>(),
+    promwasm_guest::__private::Entry::of::<CountRuns>(),
+    promwasm_guest::__private::Entry::of::<Trap>(),
+    promwasm_guest::__private::Entry::of::<Spin>(),
+    promwasm_guest::__private::Entry::of::<Grow>(),
+    promwasm_guest::__private::Entry::of::<HttpProbe>(),
+    promwasm_guest::__private::Entry::of::<Introspect>(),
+    promwasm_guest::__private::Entry::of::<StoreGet>(),
+    promwasm_guest::__private::Entry::of::<Stdout>(),
+    promwasm_guest::__private::Entry::of::<Flaky>(),
+    promwasm_guest::__private::Entry::of::<HttpFetch>(),
+    promwasm_guest::__private::Entry::of::<DbCount>(),
+];
+
+/// What `malformed-prepare` hands over as its data, and `malformed-execute` as its result.
+const MALFORMED: &str = r#"{"half": [1, 2"#;
+
+/// The WIT exports: the SDK's dispatch (what `export_stages!` generates),
+/// plus the two stages that break the JSON contract on purpose.
+struct TestGuests;
+
+impl promwasm_guest::bindings::Guest for TestGuests {
+    fn stages() -> Vec<promwasm_guest::bindings::StageInfo> {
+        let mut stages = promwasm_guest::__private::stages(STAGES);
+        for (name, description) in [
+            ("malformed-prepare", "prepare returns text that is not JSON"),
+            (
+                "malformed-execute",
+                "execute succeeds with text that is not JSON",
+            ),
+        ] {
+            stages.push(promwasm_guest::bindings::StageInfo {
+                name: name.into(),
+                description: description.into(),
+            });
+        }
+        stages
+    }
+
+    fn prepare(stage: String, args: String) -> std::result::Result<String, String> {
+        match stage.as_str() {
+            "malformed-prepare" => Ok(MALFORMED.into()),
+            "malformed-execute" => Ok("null".into()),
+            _ => promwasm_guest::__private::prepare(STAGES, &stage, &args),
+        }
+    }
+
+    fn execute(
+        stage: String,
+        args: String,
+        data: String,
+    ) -> std::result::Result<promwasm_guest::bindings::Outcome, String> {
+        match stage.as_str() {
+            "malformed-prepare" => Ok(promwasm_guest::bindings::Outcome::Success("{}".into())),
+            "malformed-execute" => Ok(promwasm_guest::bindings::Outcome::Success(MALFORMED.into())),
+            _ => promwasm_guest::__private::execute(STAGES, &stage, &args, &data),
+        }
+    }
+}
+
+promwasm_guest::bindings::__export_step!(TestGuests with_types_in promwasm_guest::bindings);
