@@ -8,9 +8,22 @@
 //!   guests    build the guest components only
 //!   setup     install the wasm target and the local MongoDB-compatible server
 //!   bench     run the benchmarks (step overhead, seeding throughput)
+//!
+//! `test` hands the end-to-end tests what cargo reported building (from
+//! `--message-format=json-render-diagnostics`), never paths guessed under
+//! `./target`:
+//!   PROMWASM_BIN        the promwasm binary
+//!   ORCA_SERVER_BIN     the example worker server
+//!   PROMWASM_GUEST_DIR  the folder of the guest components (`<crate>.wasm`)
+//! plus PROMWASM_CACHE_DIR (compiled components, under the target dir) and
+//! PROMWASM_MONGO_BIN_DIR (`.venv/bin`). To run the tests against other
+//! builds, run `cargo test -p promwasm-e2e` with these set yourself.
+//! Extra arguments go to the test run only; the build step always builds the
+//! default (debug) profile.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::{Command, ExitCode, Stdio};
 
 /// The SecantusDB release we test against (a beta: pinned).
 const SECANTUS: &str = "SecantusDB==0.7.0b3";
@@ -25,7 +38,7 @@ fn main() -> ExitCode {
     let result = match task {
         "example" => example(rest),
         "test" => test(rest),
-        "guests" => setup().and_then(|_| guests()),
+        "guests" => setup().and_then(|_| guests()).map(drop),
         "setup" => setup(),
         "bench" => bench(),
         _ => {
@@ -102,60 +115,237 @@ fn on_path(program: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
 }
 
-fn guests() -> Result {
+/// What cargo reported building: the `compiler-artifact` messages of
+/// `--message-format=json-render-diagnostics` (diagnostics still go to the
+/// terminal, rendered).
+struct Artifacts(Vec<serde_json::Value>);
+
+impl Artifacts {
+    /// The executable of binary target `name` (not a test harness of it).
+    fn binary(&self, name: &str) -> Result<PathBuf> {
+        self.0
+            .iter()
+            .filter(|m| m["target"]["name"] == name && m["profile"]["test"] == false)
+            .filter(|m| {
+                m["target"]["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            })
+            .find_map(|m| m["executable"].as_str())
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("cargo reported no binary `{name}`"))
+    }
+
+    /// The `.wasm` file of library target `name` (a guest component).
+    fn wasm(&self, name: &str) -> Result<PathBuf> {
+        self.0
+            .iter()
+            .filter(|m| m["target"]["name"] == name)
+            .flat_map(|m| m["filenames"].as_array().into_iter().flatten())
+            .filter_map(|f| f.as_str())
+            .find(|f| f.ends_with(".wasm"))
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("cargo reported no component for `{name}`"))
+    }
+}
+
+/// Run a cargo build command with JSON messages; what it built.
+fn cargo_artifacts(cmd: &mut Command) -> Result<Artifacts> {
+    cmd.arg("--message-format=json-render-diagnostics")
+        .current_dir(root())
+        .stdout(Stdio::piped());
+    eprintln!("+ {}", describe(cmd));
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", describe(cmd)))?;
+    let mut artifacts = Vec::new();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| format!("reading cargo's output: {e}"))?;
+        match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(m) if m["reason"] == "compiler-artifact" => artifacts.push(m),
+            Ok(_) => {}
+            // Not a message (a build script's output): show it.
+            Err(_) => println!("{line}"),
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for {}: {e}", describe(cmd)))?;
+    if !status.success() {
+        return Err(format!("`{}` failed ({status})", describe(cmd)));
+    }
+    Ok(Artifacts(artifacts))
+}
+
+/// Build the guest components; their `.wasm` files by crate name.
+fn guests() -> Result<Vec<(String, PathBuf)>> {
     let mut cmd = cargo();
     cmd.args(["build", "--profile", "guest", "--target", "wasm32-wasip2"]);
     for g in GUESTS {
         cmd.args(["-p", g]);
     }
-    run(&mut cmd)
+    let built = cargo_artifacts(&mut cmd)?;
+    GUESTS
+        .iter()
+        .map(|g| {
+            let lib = g.replace('-', "_");
+            Ok((lib.clone(), built.wasm(&lib)?))
+        })
+        .collect()
 }
 
-/// Binaries the tests and the example drive.
-fn host_binaries() -> Result {
-    run(cargo().args(["build", "-p", "promwasm", "-p", "orca-server"]))
+/// What the tests and the example drive, as cargo just built it.
+struct Built {
+    promwasm: PathBuf,
+    orca_server: PathBuf,
+    guests: Vec<(String, PathBuf)>,
 }
 
-/// Environment shared by the example and the tests: where guests, the
-/// compiled-component cache and the MongoDB server are.
-fn test_env(cmd: &mut Command) -> &mut Command {
-    let root = root();
-    cmd.env(
-        "PROMWASM_GUEST_DIR",
-        root.join("target/wasm32-wasip2/guest"),
-    )
-    .env("PROMWASM_CACHE_DIR", root.join("target/promwasm-cache"))
-    .env("PROMWASM_MONGO_BIN_DIR", root.join(".venv/bin"))
+impl Built {
+    /// The one folder holding every guest component (the tests take a folder).
+    fn guest_dir(&self) -> Result<PathBuf> {
+        let mut dirs: Vec<&Path> = self.guests.iter().filter_map(|(_, p)| p.parent()).collect();
+        dirs.dedup();
+        match dirs.as_slice() {
+            [one] => Ok(one.to_path_buf()),
+            _ => Err(format!("guest components are in several folders: {dirs:?}")),
+        }
+    }
+
+    /// The target directory cargo used (`<target>/debug/promwasm`).
+    fn target_dir(&self) -> PathBuf {
+        self.promwasm
+            .ancestors()
+            .nth(2)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| root().join("target"))
+    }
+
+    /// Environment of the example and the tests: the built binaries and
+    /// guests, the compiled-component cache and the MongoDB server folder.
+    fn env<'c>(&self, cmd: &'c mut Command) -> Result<&'c mut Command> {
+        Ok(cmd
+            .env("PROMWASM_BIN", &self.promwasm)
+            .env("ORCA_SERVER_BIN", &self.orca_server)
+            .env("PROMWASM_GUEST_DIR", self.guest_dir()?)
+            .env(
+                "PROMWASM_CACHE_DIR",
+                self.target_dir().join("promwasm-cache"),
+            )
+            .env("PROMWASM_MONGO_BIN_DIR", root().join(".venv/bin")))
+    }
 }
 
 fn example(args: &[String]) -> Result {
     setup()?;
-    guests()?;
-    host_binaries()?;
-    let mut cmd = Command::new(root().join("target/debug/promwasm"));
-    cmd.args(["run", EXAMPLE_CONFIG]);
+    let guests = guests()?;
+    let host = cargo_artifacts(cargo().args(["build", "-p", "promwasm", "-p", "orca-server"]))?;
+    let built = Built {
+        promwasm: host.binary("promwasm")?,
+        orca_server: host.binary("orca-server")?,
+        guests,
+    };
+    let config = example_config(&built)?;
+    let mut cmd = Command::new(&built.promwasm);
+    cmd.arg("run").arg(&config);
     if args.is_empty() {
         // The example starts over each time so it always shows a whole run.
         cmd.arg("--reset");
     }
     cmd.args(args);
-    run(test_env(&mut cmd))
+    run(built.env(&mut cmd)?)
+}
+
+/// The example's config.yaml. Its config.yaml and workers.json name the
+/// server and steps under `<repo>/target`; when cargo built them elsewhere
+/// (`CARGO_TARGET_DIR`), the example runs from a copy in
+/// `<target>/xtask-example/` whose files name what was just built (its state
+/// and logs stay there too).
+fn example_config(built: &Built) -> Result<PathBuf> {
+    const SERVER: &str = "../../../target/debug/orca-server";
+    const STEPS: &str = "../../../target/wasm32-wasip2/guest/orca_steps.wasm";
+    let example = root().join("examples/orca");
+    let tests = example.join("tests");
+    let steps = built
+        .guests
+        .iter()
+        .find(|(name, _)| name == "orca_steps")
+        .map(|(_, p)| p.clone())
+        .ok_or("orca_steps was not built")?;
+    let same = |named: &str, built: &Path| {
+        std::fs::canonicalize(tests.join(named)).ok() == std::fs::canonicalize(built).ok()
+    };
+    if same(SERVER, &built.orca_server) && same(STEPS, &steps) {
+        return Ok(root().join(EXAMPLE_CONFIG));
+    }
+    let copy = built.target_dir().join("xtask-example");
+    eprintln!(
+        "note: the example names its server and steps under {}; running a copy in {} that names what cargo built",
+        root().join("target").display(),
+        copy.display()
+    );
+    for rel in [".env", "tests/.env", "tests/data/todos.json"] {
+        let to = copy.join(rel);
+        std::fs::create_dir_all(to.parent().expect("a file in a folder")).map_err(io(&to))?;
+        std::fs::copy(example.join(rel), &to).map_err(io(&to))?;
+    }
+    let keys = tests.join("keys");
+    std::fs::create_dir_all(copy.join("tests/keys")).map_err(io(&copy))?;
+    for key in std::fs::read_dir(&keys).map_err(io(&keys))? {
+        let key = key.map_err(io(&keys))?.path();
+        let to = copy
+            .join("tests/keys")
+            .join(key.file_name().expect("a file"));
+        std::fs::copy(&key, &to).map_err(io(&to))?;
+    }
+    for (file, from, to) in [
+        ("config.yaml", STEPS, &steps),
+        ("workers.json", SERVER, &built.orca_server),
+    ] {
+        let text = std::fs::read_to_string(tests.join(file)).map_err(io(&tests.join(file)))?;
+        if !text.contains(from) {
+            return Err(format!("examples/orca/tests/{file} no longer names {from}"));
+        }
+        let text = text.replace(from, &to.to_string_lossy());
+        std::fs::write(copy.join("tests").join(file), text).map_err(io(&copy))?;
+    }
+    Ok(copy.join("tests/config.yaml"))
+}
+
+/// An I/O error, naming the file.
+fn io(what: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
+    move |e| format!("{}: {e}", what.display())
 }
 
 fn test(args: &[String]) -> Result {
     setup()?;
-    guests()?;
-    // Build every test target first: that is what builds the promwasm and
-    // orca-server binaries the end-to-end tests drive (both packages have
-    // integration tests), with the tests' own features — so a filtered run
-    // (`cargo xtask test --test mongo`) never drives a stale binary, and no
-    // separate `cargo build` compiles half the tree twice.
-    run(test_env(cargo().args(["test", "--workspace", "--no-run"])))?;
-    run(test_env(cargo().args(["test", "--workspace"]).args(args)))
+    let guests = guests()?;
+    // Build every target of every package first, benches included (in the
+    // test profile, not run) so they cannot rot: that is also what builds the
+    // promwasm and orca-server binaries the end-to-end tests drive, with the
+    // tests' own features. Their paths, as cargo reports them, go to the test
+    // run, so a filtered run (`cargo xtask test --test mongo`) or a
+    // CARGO_TARGET_DIR never drives a stale binary.
+    let host = cargo_artifacts(cargo().args(["test", "--workspace", "--all-targets", "--no-run"]))?;
+    let built = Built {
+        promwasm: host.binary("promwasm")?,
+        orca_server: host.binary("orca-server")?,
+        guests,
+    };
+    run(built.env(cargo().args(["test", "--workspace"]).args(args))?)
 }
 
 fn bench() -> Result {
     setup()?;
-    guests()?;
-    run(test_env(cargo().args(["bench", "-p", "promwasm"])))
+    let guests = guests()?;
+    let dir = guests
+        .iter()
+        .find(|(name, _)| name == "test_guests")
+        .and_then(|(_, p)| p.parent())
+        .ok_or("test_guests was not built")?;
+    run(cargo()
+        .args(["bench", "-p", "promwasm"])
+        .env("PROMWASM_GUEST_DIR", dir)
+        .env("PROMWASM_MONGO_BIN_DIR", root().join(".venv/bin")))
 }
