@@ -1,5 +1,8 @@
 //! The small subcommands: keygen, inspect, check.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use promwasm_e2e::{guest, promwasm, Project};
 
 #[test]
@@ -45,6 +48,7 @@ fn inspect_lists_version_stages_and_imports() {
         );
     }
     assert!(text.contains("promwasm:step/signing@0.1.0"), "{text}");
+    sha256_of(&guest("orca_steps"));
 }
 
 #[test]
@@ -60,7 +64,7 @@ fn check_validates_without_starting_anything() {
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("OK — 2 workers, 1 steps"));
     assert!(
-        !p.tests().join("data/test_state.json").exists(),
+        !p.tests().join("data/test_state.json").exists() && !p.tests().join("data/logs").exists(),
         "check starts nothing and writes no state"
     );
 
@@ -81,58 +85,119 @@ fn check_validates_without_starting_anything() {
 fn usage_errors_exit_2() {
     let out = promwasm().arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("frobnicate") && err.contains("Usage"),
+        "the error names the bad word and shows the usage: {err}"
+    );
 }
 
-#[test]
-fn compiled_components_are_cached_by_digest() {
-    let p = Project::new();
-    p.with_orca_workers("");
-    p.config("max_rounds: 1\nsteps:\n  - name: a\n    worker: worker1\n    module: {guests}\n    stage: echo\n");
-    let cache = tempfile::tempdir().unwrap();
-    let run = || {
-        let out = promwasm()
-            .env("PROMWASM_CACHE_DIR", cache.path())
-            .arg("run")
-            .arg(p.tests().join("config.yaml"))
-            .arg("--reset")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-    };
-    run();
-    let inspect = promwasm()
-        .arg("inspect")
-        .arg(guest("test_guests"))
-        .output()
-        .unwrap();
+/// The sha256 `promwasm inspect` prints for `module`, checked against sha256sum.
+fn sha256_of(module: &Path) -> String {
+    let inspect = promwasm().arg("inspect").arg(module).output().unwrap();
     let text = String::from_utf8_lossy(&inspect.stdout);
     let sha = text
         .lines()
         .find_map(|l| l.strip_prefix("sha256:"))
-        .unwrap()
+        .unwrap_or_else(|| panic!("inspect prints no sha256: {text}"))
         .trim()
         .to_string();
-    let entries = || -> Vec<String> {
-        std::fs::read_dir(cache.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect()
-    };
-    let first = entries();
-    assert_eq!(first.len(), 1, "{first:?}");
-    assert!(
-        first[0].starts_with(&sha) && first[0].ends_with(".cwasm"),
-        "{first:?}"
+    let sum = std::process::Command::new("sha256sum")
+        .arg(module)
+        .output()
+        .unwrap();
+    assert_eq!(
+        sha,
+        String::from_utf8_lossy(&sum.stdout)[..64],
+        "inspect's sha256 is the file's"
     );
-    let modified = std::fs::metadata(cache.path().join(&first[0]))
-        .unwrap()
-        .modified()
-        .unwrap();
-    run();
-    assert_eq!(entries(), first, "the second run reuses the entry");
-    let again = std::fs::metadata(cache.path().join(&first[0]))
-        .unwrap()
-        .modified()
-        .unwrap();
-    assert_eq!(modified, again, "and does not recompile");
+    sha
+}
+
+/// The compiled components in `dir`, by file name, with their bytes.
+fn cache_entries(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().is_file())
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(e.path()).unwrap(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn compiled_components_are_cached_by_module_digest() {
+    let p = Project::new();
+    p.with_orca_workers("");
+    let cache = tempfile::tempdir().unwrap();
+    let run = |module: &str, args: &[&str]| {
+        p.config(&format!(
+            "max_rounds: 1\nsteps:\n  - name: a\n    worker: worker1\n    module: {module}\n    stage: {}\n",
+            if module == "{guests}" { "echo" } else { "check-round" }
+        ));
+        p.run_with(&[&["--reset"], args].concat(), |cmd| {
+            cmd.env("PROMWASM_CACHE_DIR", cache.path());
+        })
+        .expect_code(0);
+    };
+    let guests_sha = sha256_of(&guest("test_guests"));
+    let orca_sha = sha256_of(&guest("orca_steps"));
+
+    run("{guests}", &[]);
+    let first = cache_entries(cache.path());
+    assert_eq!(first.len(), 1, "{:?}", first.keys());
+    let (entry, bytes) = first.iter().next().unwrap();
+    assert!(
+        entry.contains(&guests_sha) && entry.ends_with(".cwasm"),
+        "keyed by the module's sha256: {entry}"
+    );
+    let modified = || {
+        std::fs::metadata(cache.path().join(entry))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let when = modified();
+
+    // A second run loads it: no new entry, the entry untouched.
+    run("{guests}", &[]);
+    assert_eq!(cache_entries(cache.path()), first, "no new entry");
+    assert_eq!(modified(), when, "not recompiled");
+
+    // Another module gets its own entry.
+    run("{orca}", &[]);
+    let both = cache_entries(cache.path());
+    assert_eq!(both.len(), 2, "{:?}", both.keys());
+    let orca_entry = both
+        .keys()
+        .find(|k| *k != entry)
+        .expect("a second entry")
+        .clone();
+    assert!(orca_entry.contains(&orca_sha), "{orca_entry}");
+    assert!(!orca_entry.contains(&guests_sha), "{orca_entry}");
+
+    // --no-cache compiles afresh: it neither reads nor writes the cache.
+    // Put orca's compiled code where test_guests' belongs: a run that read
+    // the cache would run the wrong component (or, if it notices, replace
+    // the entry); --no-cache runs test_guests and leaves the entry alone.
+    std::fs::write(cache.path().join(entry), &both[&orca_entry]).unwrap();
+    run("{guests}", &["--no-cache"]);
+    let after = cache_entries(cache.path());
+    assert_eq!(after.len(), 2, "{:?}", after.keys());
+    assert_eq!(
+        after[entry], both[&orca_entry],
+        "--no-cache did not touch the entry"
+    );
+    assert_eq!(
+        p.report()["steps"][0]["detail"],
+        serde_json::json!({}),
+        "test_guests' echo ran, compiled from the module"
+    );
+    assert_ne!(&after[entry], bytes);
 }

@@ -1,7 +1,18 @@
 //! Bad input: every problem reported at once, located, with a hint, before
 //! anything starts; exit code 2.
 
-use promwasm_e2e::Project;
+use promwasm_e2e::{Project, Run};
+
+/// Bad input stops everything before it starts: no worker, no state, no logs.
+fn nothing_started(p: &Project, run: &Run) {
+    assert!(
+        !run.stdout.contains("started worker"),
+        "nothing starts on bad input\n{}",
+        run.all()
+    );
+    assert!(!p.tests().join("data/test_state.json").exists());
+    assert!(!p.tests().join("data/logs").exists());
+}
 
 #[test]
 fn malformed_config_yaml_is_located() {
@@ -20,6 +31,7 @@ fn malformed_config_yaml_is_located() {
         "{}",
         run.all()
     );
+    nothing_started(&p, &run);
 }
 
 #[test]
@@ -30,10 +42,10 @@ fn malformed_workers_json_is_located() {
         "{\n  // a comment is fine\n  \"worker1\": { \"port\": 5000,, }\n}\n",
     );
     p.config("max_rounds: 1\nsteps:\n  - name: a\n    worker: worker1\n    module: {guests}\n");
-    p.run(&[])
-        .expect_code(2)
-        .expect_output("workers.json:3:")
-        .expect_output("invalid JSON");
+    let run = p.run(&[]);
+    run.expect_code(2)
+        .expect_line(&["workers.json:3:", "invalid JSON"]);
+    nothing_started(&p, &run);
 }
 
 #[test]
@@ -70,6 +82,7 @@ steps:
         "`max_round` is not a promwasm key",
         "nothing was started",
     ]);
+    nothing_started(&p, &run);
 }
 
 #[test]
@@ -96,6 +109,7 @@ fn missing_env_vars_and_bad_keypairs_name_the_worker() {
         "worker `worker1`: main keypair path env var `UNSET_KEY` is not set",
         "promwasm keygen",
     ]);
+    nothing_started(&p, &run);
 }
 
 #[test]
@@ -112,8 +126,5 @@ fn a_module_that_is_not_a_component_or_lacks_the_stage_is_refused_before_startin
         .expect_output("is not a WebAssembly component")
         .expect_output("has no stage `ecko`")
         .expect_output("did you mean `echo`?");
-    assert!(
-        !run.stdout.contains("started worker"),
-        "nothing starts on bad input"
-    );
+    nothing_started(&p, &run);
 }

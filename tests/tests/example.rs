@@ -1,26 +1,73 @@
-//! The example task (examples/orca), run exactly as the README's first command runs it.
+//! The example task (examples/orca), run as `cargo xtask example` runs it —
+//! but from a copy whose config.yaml and workers.json name the server and
+//! steps cargo just built (`ORCA_SERVER_BIN`, `PROMWASM_GUEST_DIR`), not
+//! whatever lies under `./target`.
 
-use promwasm_e2e::{outcomes, promwasm, read_json, repo_root};
+use std::path::Path;
+
+use promwasm_e2e::{
+    guest, orca_server_bin, outcomes, promwasm, read_json, repo_root, run_command, RUN_LIMIT,
+};
 use serde_json::json;
+
+const SERVER: &str = "../../../target/debug/orca-server";
+const STEPS: &str = "../../../target/wasm32-wasip2/guest/orca_steps.wasm";
+
+/// Copy `from` into `to`, every file.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// examples/orca's `.env` and `tests/` in a temporary folder, with the built paths.
+fn example_copy() -> tempfile::TempDir {
+    let example = repo_root().join("examples/orca");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(example.join(".env"), dir.path().join(".env")).unwrap();
+    copy_tree(&example.join("tests"), &dir.path().join("tests"));
+    for state in ["data/test_state.json", "data/logs", "data/mongodb"] {
+        let path = dir.path().join("tests").join(state);
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir_all(&path);
+    }
+    for (file, from, to) in [
+        ("config.yaml", STEPS, guest("orca_steps")),
+        ("workers.json", SERVER, orca_server_bin()),
+    ] {
+        let path = dir.path().join("tests").join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(from),
+            "examples/orca/tests/{file} no longer names {from}"
+        );
+        std::fs::write(&path, text.replace(from, &to.to_string_lossy())).unwrap();
+    }
+    dir
+}
 
 #[test]
 fn the_example_task_passes_end_to_end() {
-    let config = repo_root().join("examples/orca/tests/config.yaml");
+    let copy = example_copy();
+    let config = copy.path().join("tests/config.yaml");
     let report = tempfile::NamedTempFile::new().unwrap();
-    let out = promwasm()
-        .arg("run")
-        .arg(&config)
-        .arg("--reset")
-        .arg("--json")
-        .arg(report.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let run = run_command(
+        promwasm()
+            .arg("run")
+            .arg(&config)
+            .arg("--reset")
+            .arg("--json")
+            .arg(report.path()),
+        RUN_LIMIT,
     );
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let text = run.all();
+    run.expect_code(0);
     let report = read_json(report.path());
     let steps = outcomes(&report);
     assert_eq!(

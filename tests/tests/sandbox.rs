@@ -21,9 +21,22 @@ fn a_trapping_guest_fails_its_step_only() {
     run.expect_code(1)
         .expect_output("round 1, step `probe` (stage `trap`, worker `worker1`): guest trapped")
         .expect_output("guest panicked on purpose");
+    only_probe_failed(&p);
     // The runner survived: the state is intact and the next run retries the step.
     assert_eq!(p.state()["last_completed_step"], Value::Null);
-    p.run(&[]).expect_code(1).expect_output("Resuming round 1");
+    p.run(&[])
+        .expect_code(1)
+        .expect_output("Resuming round 1 after step (none)")
+        .expect_output("guest panicked on purpose");
+    only_probe_failed(&p);
+}
+
+/// The report shows `probe` failed and nothing after it ran.
+fn only_probe_failed(p: &Project) {
+    assert_eq!(
+        outcomes(&p.report()),
+        vec![(1, "probe".to_string(), "failed".to_string())]
+    );
 }
 
 #[test]
@@ -31,11 +44,17 @@ fn a_spinning_guest_times_out() {
     let p = Project::new();
     p.with_orca_workers("");
     one_step(&p, "spin", "{}", "defaults: { timeout: 1s }");
-    let started = std::time::Instant::now();
-    p.run(&[])
-        .expect_code(1)
-        .expect_output("timed out after 1s");
-    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    let run = p.run(&[]);
+    run.expect_code(1).expect_output(
+        "round 1, step `probe` (stage `spin`, worker `worker1`): timed out after 1s",
+    );
+    assert!(run.took < std::time::Duration::from_secs(60));
+    only_probe_failed(&p);
+    let ms = p.report()["steps"][0]["duration_ms"].as_u64().unwrap();
+    assert!(
+        (900..10_000).contains(&ms),
+        "stopped at its deadline: {ms} ms"
+    );
 }
 
 #[test]
@@ -43,9 +62,10 @@ fn a_greedy_guest_hits_the_memory_cap() {
     let p = Project::new();
     p.with_orca_workers("");
     one_step(&p, "grow", "{ mib: 512 }", "defaults: { memory: 32MiB }");
-    p.run(&[])
-        .expect_code(1)
-        .expect_output("memory limit of 32 MiB exceeded");
+    p.run(&[]).expect_code(1).expect_output(
+        "round 1, step `probe` (stage `grow`, worker `worker1`): guest trapped: memory limit of 32 MiB exceeded",
+    );
+    only_probe_failed(&p);
 }
 
 #[test]
@@ -61,7 +81,8 @@ fn http_reaches_workers_but_nothing_else() {
     p.run(&[]).expect_code(0);
     assert_eq!(p.report()["steps"][0]["detail"], json!({"status": 200}));
 
-    let other = promwasm_e2e::free_port();
+    // Nobody listens there, and it is not on the allow-list.
+    let other = promwasm_e2e::closed_port();
     one_step(
         &p,
         "http-probe",

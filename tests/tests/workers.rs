@@ -1,16 +1,33 @@
 //! Worker processes: readiness, a worker that dies, and shutdown on signals
 //! without orphans.
 
-use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use promwasm_e2e::{free_port, Project};
+use promwasm_e2e::{free_port, outcomes, port_open, Project};
 use serde_json::json;
 
-fn port_open(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+/// The pid promwasm printed for `worker` (`started worker NAME on port P (pid N)`).
+fn worker_pid(output: &str, worker: &str) -> u32 {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("started worker {worker} on port ")))
+        .and_then(|rest| rest.split("(pid ").nth(1))
+        .and_then(|rest| rest.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("no pid for {worker} in:\n{output}"))
+}
+
+/// Whether process `pid` still runs (a zombie does not count).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
 }
 
 #[test]
@@ -24,17 +41,12 @@ fn a_worker_that_dies_at_start_fails_the_run_with_its_stderr() {
         .to_string(),
     );
     p.config("max_rounds: 1\nsteps:\n  - name: s\n    worker: broken\n    module: {guests}\n    stage: echo\n");
-    let started = Instant::now();
-    p.run(&[])
-        .expect_code(3)
+    let run = p.run(&[]);
+    run.expect_code(3)
         .expect_output("worker `broken` exited")
         .expect_output("cannot bind: address in use");
     // Its readiness deadline is the default 30 s: the exit itself must end the wait.
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(run.took < Duration::from_secs(20), "took {:?}", run.took);
 }
 
 #[test]
@@ -45,13 +57,20 @@ fn a_worker_that_never_listens_times_out() {
         &json!({"sleepy": {"command": ["sleep", "30"], "port": free_port(), "ready": {"timeout": "1s"}}}).to_string(),
     );
     p.config("max_rounds: 1\nsteps:\n  - name: s\n    worker: sleepy\n    module: {guests}\n    stage: echo\n");
-    let started = Instant::now();
-    p.run(&[])
-        .expect_code(3)
+    let run = p.run(&[]);
+    run.expect_code(3)
         .expect_output("worker `sleepy` was not ready after 1s");
     assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "the sleeper was stopped, not waited for"
+        run.took < Duration::from_secs(20),
+        "the sleeper was stopped, not waited for: {:?}",
+        run.took
+    );
+    let pid = worker_pid(&run.stdout, "sleepy");
+    assert!(!alive(pid), "the sleeper (pid {pid}) was stopped");
+    assert!(
+        !p.tests().join("data/test_state.json").exists()
+            || p.state()["last_completed_step"].is_null(),
+        "no step ran"
     );
 }
 
@@ -62,28 +81,31 @@ fn sigterm_stops_workers_saves_state_and_resume_works() {
     p.config(
         "max_rounds: 1\ndefaults: { timeout: 60s }\nsteps:\n  - name: first\n    worker: worker1\n    module: {guests}\n    stage: count-runs\n  - name: long\n    worker: worker2\n    module: {guests}\n    stage: spin\n",
     );
-    let mut child = p.spawn(&[]);
+    let mut live = p.start(&[]);
     // Wait until the spinning step has started (its header is printed).
-    let mut out = child.stdout.take().unwrap();
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut buf = [0u8; 4096];
-    while !seen.contains("long (spin on worker2)") {
-        assert!(
-            Instant::now() < deadline,
-            "the spin step never started:\n{seen}"
-        );
-        let n = out.read(&mut buf).unwrap();
-        assert!(n > 0, "promwasm ended early:\n{seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
+    live.wait_for("long (spin on worker2)", Duration::from_secs(60));
     assert!(port_open(w1) && port_open(w2));
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "interrupted runs exit 130");
+    kill(Pid::from_raw(live.pid() as i32), Signal::SIGTERM).unwrap();
+    let run = live.finish(Duration::from_secs(30));
+    run.expect_code(130)
+        .expect_output("stopped worker worker1")
+        .expect_output("stopped worker worker2");
     assert!(
         !port_open(w1) && !port_open(w2),
         "workers are stopped with promwasm"
     );
     assert_eq!(p.state()["last_completed_step"], json!("first"));
+
+    // Run again: it resumes at the interrupted step, `first` is not run again.
+    p.config(
+        "max_rounds: 1\nsteps:\n  - name: first\n    worker: worker1\n    module: {guests}\n    stage: count-runs\n  - name: long\n    worker: worker2\n    module: {guests}\n    stage: echo\n",
+    );
+    p.run(&[])
+        .expect_code(0)
+        .expect_output("Resuming round 1 after step first");
+    assert_eq!(
+        outcomes(&p.report()),
+        vec![(1, "long".to_string(), "passed".to_string())]
+    );
+    assert_eq!(p.state()["global"]["runs"]["count-runs"], json!(1));
 }
