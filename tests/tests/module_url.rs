@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use promwasm_e2e::{free_port, guest, outcomes, Project};
+use promwasm_e2e::{closed_port, guest, outcomes, Project};
 
 /// A small HTTP server with one file, `/test_guests.wasm`; counts the requests for it.
 struct ModuleServer {
@@ -129,7 +129,8 @@ fn a_wrong_digest_or_an_unreachable_module_is_refused_before_anything_starts() {
     let p = Project::new();
     p.with_orca_workers("");
     let zeros = "0".repeat(64);
-    let closed = format!("http://127.0.0.1:{}/gone.wasm", free_port());
+    // Nobody listens there: see `closed_port`.
+    let closed = format!("http://127.0.0.1:{}/gone.wasm", closed_port());
     p.config(&format!(
         r#"max_rounds: 1
 steps:
