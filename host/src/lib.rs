@@ -18,4 +18,5 @@ pub mod report;
 pub mod runner;
 pub mod signing;
 pub mod state;
+pub mod supervisor;
 pub mod workers;
