@@ -1,26 +1,17 @@
-//! Worker server processes: started in parallel, each in its own process
-//! group with its env; ready when its port (or HTTP path) answers; output
-//! printed with the worker's name and kept in a per-worker log file; stopped
-//! with SIGTERM to the group, a grace period, then SIGKILL.
+//! Worker server processes: started in parallel under the
+//! [`supervisor`](crate::supervisor), each with its env; ready when its port
+//! (or HTTP path) answers; output handed to the caller's sink (or printed with
+//! the worker's name) and kept in a per-worker log file; stopped with SIGTERM
+//! to the group, a grace period, then SIGKILL.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
-
-use crate::plan::{Readiness, WorkerPlan};
-
-/// How long a worker gets to exit after SIGTERM.
-const GRACE: Duration = Duration::from_secs(5);
-/// Lines of stderr kept for error messages.
-const TAIL_LINES: usize = 20;
+use crate::plan::{Launch, Readiness, WorkerPlan};
+use crate::supervisor::{OutputLine, OutputSink, Process, ProcessBuilder, SpawnError, Stream};
 
 /// Why workers could not be started or kept running.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +23,16 @@ pub enum WorkerError {
         name: String,
         /// The command line.
         command: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Its log file could not be opened.
+    #[error("cannot open the log of worker `{name}` at {}: {source}", path.display())]
+    Log {
+        /// Worker name.
+        name: String,
+        /// The log file.
+        path: std::path::PathBuf,
         /// The OS error.
         source: std::io::Error,
     },
@@ -59,90 +60,104 @@ pub enum WorkerError {
     },
 }
 
-struct Running {
-    name: String,
-    child: Child,
-    tail: Arc<Mutex<VecDeque<String>>>,
-    /// The output readers; awaited so a dead worker's last words are in its tail.
-    pumps: Vec<tokio::task::JoinHandle<()>>,
-}
-
 /// The started workers. Stop them with [`WorkerSet::stop`]; dropping the set
 /// kills what is left so nothing is orphaned even on a panic.
 pub struct WorkerSet {
-    running: Vec<Running>,
+    running: Vec<Process>,
+    /// No sink was given: say what happens on stdout, as before events existed.
+    console: bool,
 }
 
 /// Start every worker that has a launch command, in parallel, and wait until all are ready.
+///
+/// Each output line goes to `output`; without one it is printed as
+/// `[worker1] …` (`[worker1 ERR] …` for stderr) together with a line when a
+/// worker starts and stops. Either way it is appended to `log_dir/<worker>.log`.
 pub async fn start(
     workers: &[Arc<WorkerPlan>],
     base_env: &BTreeMap<String, String>,
     extra_env: &BTreeMap<String, String>,
     log_dir: &Path,
+    output: Option<OutputSink>,
 ) -> Result<WorkerSet, WorkerError> {
+    let console = output.is_none();
+    let sink = output.unwrap_or_else(|| Arc::new(print_line));
     let mut set = WorkerSet {
         running: Vec::new(),
+        console,
     };
     for w in workers {
-        if w.launch.is_some() {
-            set.running.push(spawn(w, base_env, extra_env, log_dir)?);
+        if let Some(launch) = &w.launch {
+            let process = spawn(w, launch, base_env, extra_env, log_dir, &sink)?;
+            if console {
+                println!(
+                    "started worker {} on port {} (pid {})",
+                    w.name,
+                    w.port,
+                    process.pid().unwrap_or(0)
+                );
+            }
+            set.running.push(process);
         }
     }
-    let probes = workers.iter().map(|w| {
-        let tail = set
-            .running
-            .iter()
-            .find(|r| r.name == w.name)
-            .map(|r| r.tail.clone());
-        wait_ready(w, tail)
-    });
-    let ready = futures::future::join_all(probes);
+    let ready = futures::future::join_all(workers.iter().map(|w| wait_ready(w)));
     tokio::pin!(ready);
     // Probe and watch at once: a worker that exits fails the start right away,
     // not when its readiness deadline passes.
     let failure = loop {
         tokio::select! {
-            results = &mut ready => break results.into_iter().find_map(Result::err),
+            results = &mut ready => break results.into_iter().find_map(Result::err).map(Err),
             _ = tokio::time::sleep(Duration::from_millis(50)) => {
                 if let Err(e) = set.check_alive() {
-                    break Some(e);
+                    break Some(Ok(e));
                 }
             }
         }
     };
-    if let Some(err) = failure {
-        for r in &mut set.running {
-            if matches!(r.child.try_wait(), Ok(Some(_))) {
-                for pump in r.pumps.drain(..) {
-                    // Bounded: a grandchild may still hold the pipe open.
-                    let _ = tokio::time::timeout(Duration::from_secs(1), pump).await;
-                }
-            }
+    let Some(failure) = failure else {
+        return Ok(set);
+    };
+    for p in &mut set.running {
+        if p.try_exit_status().is_some() {
+            // Returns at once; lets its last words reach the tail (bounded).
+            let _ = p.wait().await;
         }
-        // A worker that exited says so more precisely than "not ready".
-        let err = set.check_alive().err().unwrap_or(err);
-        set.stop().await;
-        return Err(err);
     }
-    Ok(set)
+    // A worker that exited says so more precisely than "not ready".
+    let err = match (set.check_alive(), failure) {
+        (Err(exited), _) | (Ok(()), Ok(exited)) => exited,
+        (Ok(()), Err(not_ready)) => not_ready.into_error(&set),
+    };
+    set.stop().await;
+    Err(err)
+}
+
+fn print_line(line: &OutputLine) {
+    // Not println!: a closed stdout must not panic the output reader.
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
 }
 
 fn spawn(
     w: &WorkerPlan,
+    launch: &Launch,
     base_env: &BTreeMap<String, String>,
     extra_env: &BTreeMap<String, String>,
     log_dir: &Path,
-) -> Result<Running, WorkerError> {
-    let launch = w
-        .launch
-        .as_ref()
-        .expect("only workers with a launch are spawned");
-    let mut cmd = Command::new(&launch.command[0]);
-    cmd.args(&launch.command[1..])
+    sink: &OutputSink,
+) -> Result<Process, WorkerError> {
+    let Some((program, args)) = launch.command.split_first() else {
+        return Err(WorkerError::Spawn {
+            name: w.name.clone(),
+            command: String::new(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "the command is empty"),
+        });
+    };
+    let mut b = ProcessBuilder::new(&w.name, program);
+    b.args(args)
         .current_dir(&launch.cwd)
-        .env_clear()
         // Like prometheus-test: the environment (with .env files), then the
         // worker's mapped variables and its own settings.
+        .env_clear()
         .envs(base_env)
         .envs(extra_env)
         .envs(&w.env)
@@ -150,98 +165,23 @@ fn spawn(
         .env("DATABASE_PATH", &w.database_path)
         .env("PYTHONUNBUFFERED", "1")
         .env("WORKER_NAME", &w.name)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own process group, so stopping it stops whatever it spawned too.
-        .process_group(0)
-        .kill_on_drop(true);
-    // SAFETY: prctl is async-signal-safe; it runs in the child between fork and exec.
-    // If promwasm itself is killed outright, the kernel still stops the worker.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
-        });
-    }
-    let mut child = cmd.spawn().map_err(|source| WorkerError::Spawn {
-        name: w.name.clone(),
-        command: launch.command.join(" "),
-        source,
-    })?;
-    let log = open_log(log_dir, &w.name);
-    let tail = Arc::new(Mutex::new(VecDeque::new()));
-    let mut pumps = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        pumps.push(tokio::spawn(pump(
-            out,
-            format!("[{}]", w.name),
-            log.clone(),
-            None,
-        )));
-    }
-    if let Some(err) = child.stderr.take() {
-        pumps.push(tokio::spawn(pump(
-            err,
-            format!("[{} ERR]", w.name),
-            log,
-            Some(tail.clone()),
-        )));
-    }
-    println!(
-        "started worker {} on port {} (pid {})",
-        w.name,
-        w.port,
-        child.id().unwrap_or(0)
-    );
-    Ok(Running {
-        name: w.name.clone(),
-        child,
-        tail,
-        pumps,
+        .log_file(log_dir.join(format!("{}.log", w.name)))
+        .sink(sink.clone());
+    b.spawn().map_err(|e| match e {
+        SpawnError::Start { source, .. } => WorkerError::Spawn {
+            name: w.name.clone(),
+            command: launch.command.join(" "),
+            source,
+        },
+        SpawnError::Log { path, source, .. } => WorkerError::Log {
+            name: w.name.clone(),
+            path,
+            source,
+        },
     })
 }
 
-fn open_log(dir: &Path, name: &str) -> Option<Arc<Mutex<std::fs::File>>> {
-    std::fs::create_dir_all(dir).ok()?;
-    let path: PathBuf = dir.join(format!("{name}.log"));
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .ok()
-        .map(|f| Arc::new(Mutex::new(f)))
-}
-
-async fn pump(
-    stream: impl AsyncRead + Unpin,
-    prefix: String,
-    log: Option<Arc<Mutex<std::fs::File>>>,
-    tail: Option<Arc<Mutex<VecDeque<String>>>>,
-) {
-    let mut lines = BufReader::new(stream).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        println!("{prefix} {line}");
-        if let Some(log) = &log {
-            if let Ok(mut f) = log.lock() {
-                let _ = writeln!(f, "{prefix} {line}");
-            }
-        }
-        if let Some(tail) = &tail {
-            if let Ok(mut t) = tail.lock() {
-                if t.len() == TAIL_LINES {
-                    t.pop_front();
-                }
-                t.push_back(line);
-            }
-        }
-    }
-}
-
-fn tail_text(tail: &Option<Arc<Mutex<VecDeque<String>>>>) -> String {
-    let lines: Vec<String> = tail
-        .as_ref()
-        .and_then(|t| t.lock().ok().map(|t| t.iter().cloned().collect()))
-        .unwrap_or_default();
+fn tail_text(lines: Vec<String>) -> String {
     if lines.is_empty() {
         "  (nothing)".into()
     } else {
@@ -253,10 +193,26 @@ fn tail_text(tail: &Option<Arc<Mutex<VecDeque<String>>>>) -> String {
     }
 }
 
-async fn wait_ready(
-    w: &WorkerPlan,
-    tail: Option<Arc<Mutex<VecDeque<String>>>>,
-) -> Result<(), WorkerError> {
+/// A worker that missed its readiness deadline; its tail is added once the
+/// start has settled (see [`NotReady::into_error`]).
+struct NotReady {
+    name: String,
+    timeout: Duration,
+    probe: String,
+}
+
+impl NotReady {
+    fn into_error(self, set: &WorkerSet) -> WorkerError {
+        WorkerError::NotReady {
+            tail: set.stderr_tail(&self.name),
+            name: self.name,
+            timeout: self.timeout,
+            probe: self.probe,
+        }
+    }
+}
+
+async fn wait_ready(w: &WorkerPlan) -> Result<(), NotReady> {
     let (timeout, probe) = match &w.ready {
         Readiness::Tcp { timeout } => (*timeout, format!("TCP connect to port {}", w.port)),
         Readiness::Http { path, timeout } => {
@@ -287,55 +243,48 @@ async fn wait_ready(
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(200));
     }
-    Err(WorkerError::NotReady {
+    Err(NotReady {
         name: w.name.clone(),
         timeout,
         probe,
-        tail: tail_text(&tail),
     })
 }
 
 impl WorkerSet {
     /// Fail if any started worker has exited.
     pub fn check_alive(&mut self) -> Result<(), WorkerError> {
-        for r in &mut self.running {
-            if let Ok(Some(status)) = r.child.try_wait() {
+        for p in &mut self.running {
+            if let Some(status) = p.try_exit_status() {
                 return Err(WorkerError::Exited {
-                    name: r.name.clone(),
+                    name: p.name().to_owned(),
                     status: status.to_string(),
-                    tail: tail_text(&Some(r.tail.clone())),
+                    tail: tail_text(p.tail(Some(Stream::Stderr))),
                 });
             }
         }
         Ok(())
     }
 
-    /// SIGTERM every worker's process group, wait up to the grace period, then SIGKILL.
-    pub async fn stop(mut self) {
-        let running = std::mem::take(&mut self.running);
-        let stops = running.into_iter().map(|mut r| async move {
-            if let Some(pid) = r.child.id() {
-                let group = Pid::from_raw(pid as i32);
-                let _ = killpg(group, Signal::SIGTERM);
-                if tokio::time::timeout(GRACE, r.child.wait()).await.is_err() {
-                    let _ = killpg(group, Signal::SIGKILL);
-                    let _ = r.child.wait().await;
-                }
-                // Children of the worker that ignored SIGTERM.
-                let _ = killpg(group, Signal::SIGKILL);
-                println!("stopped worker {}", r.name);
+    /// SIGTERM every worker's process group, wait up to [`crate::supervisor::GRACE`], then SIGKILL.
+    pub async fn stop(self) {
+        let console = self.console;
+        let stops = self.running.into_iter().map(|p| async move {
+            let name = p.name().to_owned();
+            p.stop().await;
+            if console {
+                println!("stopped worker {name}");
             }
         });
         futures::future::join_all(stops).await;
     }
-}
 
-impl Drop for WorkerSet {
-    fn drop(&mut self) {
-        for r in &self.running {
-            if let Some(pid) = r.child.id() {
-                let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
-            }
-        }
+    fn stderr_tail(&self, name: &str) -> String {
+        tail_text(
+            self.running
+                .iter()
+                .find(|p| p.name() == name)
+                .map(|p| p.tail(Some(Stream::Stderr)))
+                .unwrap_or_default(),
+        )
     }
 }

@@ -301,7 +301,7 @@ async fn run_with_services(
     })?;
 
     let mut set = tokio::select! {
-        set = workers::start(&plan.workers, env, worker_env, log_dir) => set.map_err(anyhow::Error::from)?,
+        set = workers::start(&plan.workers, env, worker_env, log_dir, None) => set.map_err(anyhow::Error::from)?,
         _ = signals.recv() => {
             // Dropping the half-started set kills what was started.
             result.error = Some("interrupted; the state is saved, run again to resume".into());
