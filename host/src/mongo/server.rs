@@ -1,31 +1,23 @@
 //! A MongoDB-compatible server started for one run: real `mongod` when
 //! installed, otherwise SecantusDB (`secantusd-rs`, then `secantusd-py`).
-//! Storage is temporary, output goes to a log file, and the whole process
-//! group is stopped with SIGTERM, a short grace period, then SIGKILL.
+//! Storage is temporary or kept with the run's state; the process runs under
+//! the [`supervisor`](crate::supervisor) (its own process group, killed with
+//! promwasm, output to a log file, SIGTERM, a grace period, then SIGKILL).
 
 use std::fmt;
 use std::net::{IpAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use std::io::Write;
-
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+
+use crate::supervisor::{Process, ProcessBuilder, SpawnError, Stream};
 
 use super::client;
 
 /// How long a server gets to announce its address (SecantusDB) and to answer `ping`.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a server gets to exit after SIGTERM before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(3);
-/// Lines of server output quoted in startup errors.
-const TAIL_LINES: usize = 20;
 
 /// The command that installs the fallback server, quoted in [`ServerError::NotFound`].
 pub const INSTALL_COMMAND: &str =
@@ -220,11 +212,9 @@ pub struct ManagedServer {
     uri: String,
     log_file: PathBuf,
     /// `None` once stopped.
-    child: Option<Child>,
+    process: Option<Process>,
     /// [`Storage::Temporary`] folder removed at stop (mongod, secantusd-rs).
     temp_dir: Option<PathBuf>,
-    /// Copies the piped output stream into the log until the server exits.
-    copier: Option<JoinHandle<()>>,
 }
 
 impl ManagedServer {
@@ -257,19 +247,14 @@ impl ManagedServer {
         if let Some(parent) = log_file.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(log_err)?;
         }
-        // Truncate once; every writer then appends so the child's and our writes interleave.
+        // Truncate once: the log is this run's; the supervisor appends to it.
         std::fs::File::create(log_file).map_err(log_err)?;
-        let open_log = || {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(log_file)
-                .map_err(log_err)
-        };
 
-        let mut cmd = Command::new(binary);
-        // Which stream announces the address; mongod announces nothing usable, we pick its port.
-        let mut announced_on_stdout = None;
-        let mut copier_log = None;
+        let mut cmd = ProcessBuilder::new(kind.binary_name(), binary);
+        cmd.log_file(log_file);
+        // mongod announces nothing usable, so we pick its port; SecantusDB picks
+        // one itself and announces it (secantusd-rs on stdout, secantusd-py on stderr).
+        let mut announced = None;
         let mut port = None;
         let storage_flag = match kind {
             ServerKind::Mongod => {
@@ -278,7 +263,6 @@ impl ManagedServer {
                     what: "a free port",
                     source,
                 })?;
-                cmd.stdout(open_log()?).stderr(open_log()?);
                 cmd.arg("--port")
                     .arg(p.to_string())
                     .arg("--bind_ip")
@@ -287,19 +271,17 @@ impl ManagedServer {
                 "--dbpath"
             }
             ServerKind::SecantusRs | ServerKind::SecantusPy => {
-                let on_stdout = kind == ServerKind::SecantusRs;
-                if on_stdout {
-                    cmd.stdout(Stdio::piped()).stderr(open_log()?);
+                let stream = if kind == ServerKind::SecantusRs {
+                    Stream::Stdout
                 } else {
-                    cmd.stdout(open_log()?).stderr(Stdio::piped());
-                }
-                announced_on_stdout = Some(on_stdout);
-                copier_log = Some(open_log()?);
+                    Stream::Stderr
+                };
+                announced = Some(cmd.watch(stream, announced_port));
                 cmd.args(["--host", "127.0.0.1", "--port", "0"]);
                 "--storage-path"
             }
         };
-        // Storage last: once the logs are open nothing else can fail and leave a temp dir behind.
+        // Storage last: once the log is open nothing else can fail and leave a temp dir behind.
         let prepare = |what| move |source| ServerError::Prepare { kind, what, source };
         let mut temp_dir = None;
         match (storage, kind) {
@@ -319,46 +301,31 @@ impl ManagedServer {
                 cmd.arg(storage_flag).arg(&dir);
             }
         }
-        cmd.stdin(Stdio::null()).process_group(0).kill_on_drop(true);
 
-        let spawned = cmd.spawn();
-        let mut child = match spawned {
-            Ok(child) => child,
-            Err(source) => {
+        let process = match cmd.spawn() {
+            Ok(process) => process,
+            Err(e) => {
                 if let Some(dir) = &temp_dir {
                     let _ = std::fs::remove_dir_all(dir);
                 }
-                return Err(ServerError::Spawn {
-                    kind,
-                    binary: binary.to_path_buf(),
-                    source,
+                return Err(match e {
+                    SpawnError::Start { source, .. } => ServerError::Spawn {
+                        kind,
+                        binary: binary.to_path_buf(),
+                        source,
+                    },
+                    SpawnError::Log { path, source, .. } => ServerError::Log { path, source },
                 });
             }
         };
-
-        // Start the copier before building `Self` so the pipe is always drained.
-        let mut announced = None;
-        let mut copier = None;
-        if let (Some(on_stdout), Some(log)) = (announced_on_stdout, copier_log) {
-            let (tx, rx) = oneshot::channel();
-            copier = Some(if on_stdout {
-                let out = child.stdout.take();
-                tokio::spawn(copy_announcing(out, log, tx))
-            } else {
-                let err = child.stderr.take();
-                tokio::spawn(copy_announcing(err, log, tx))
-            });
-            announced = Some(rx);
-        }
 
         // From here on, dropping `server` kills the process and removes temporary storage.
         let mut server = ManagedServer {
             kind,
             uri: String::new(),
             log_file: log_file.to_path_buf(),
-            child: Some(child),
+            process: Some(process),
             temp_dir,
-            copier,
         };
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
 
@@ -389,28 +356,11 @@ impl ManagedServer {
         &self.log_file
     }
 
-    /// Stop the server: SIGTERM to its process group, a short grace period, then SIGKILL;
-    /// then remove its temporary storage.
+    /// Stop the server: SIGTERM to its process group, the supervisor's grace
+    /// period ([`crate::supervisor::GRACE`]), then SIGKILL; then remove its temporary storage.
     pub async fn stop(mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pgid) = child.id().and_then(|id| i32::try_from(id).ok()) {
-                // Errors only mean the group is already gone.
-                let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
-                if tokio::time::timeout(STOP_GRACE, child.wait())
-                    .await
-                    .is_err()
-                {
-                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-                    let _ = child.wait().await;
-                }
-            } else {
-                // Already reaped; nothing to signal.
-                let _ = child.wait().await;
-            }
-        }
-        if let Some(copier) = self.copier.take() {
-            // The pipe closes with the process, so this ends promptly.
-            let _ = tokio::time::timeout(STOP_GRACE, copier).await;
+        if let Some(process) = self.process.take() {
+            process.stop().await;
         }
         if let Some(dir) = self.temp_dir.take() {
             let _ = tokio::fs::remove_dir_all(&dir).await;
@@ -428,19 +378,19 @@ impl ManagedServer {
             Exited(Option<ExitStatus>),
             TimedOut,
         }
-        let Some(child) = self.child.as_mut() else {
+        let Some(process) = self.process.as_mut() else {
             return Err(self.no_address());
         };
         let outcome = tokio::select! {
             port = rx => port.map_or(Outcome::StreamClosed, Outcome::Port),
-            status = child.wait() => Outcome::Exited(status.ok()),
+            status = process.wait() => Outcome::Exited(status.ok()),
             _ = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
         };
         match outcome {
             Outcome::Port(port) => Ok(port),
             Outcome::StreamClosed => {
                 // The stream closed without an address: the server is exiting.
-                let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+                let status = tokio::time::timeout(Duration::from_secs(2), process.wait()).await;
                 Err(self.exited(status.ok().and_then(Result::ok)).await)
             }
             Outcome::Exited(status) => Err(self.exited(status).await),
@@ -451,10 +401,8 @@ impl ManagedServer {
     async fn wait_for_ping(&mut self, deadline: tokio::time::Instant) -> Result<(), ServerError> {
         let mut reason = String::from("not tried");
         loop {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(self.exited(Some(status)).await);
-                }
+            if let Some(status) = self.process.as_mut().and_then(Process::try_exit_status) {
+                return Err(self.exited(Some(status)).await);
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
@@ -476,9 +424,10 @@ impl ManagedServer {
     }
 
     async fn exited(&mut self, status: Option<ExitStatus>) -> ServerError {
-        // Let the copier log the last lines first; the pipe closes with the process.
-        if let Some(copier) = self.copier.take() {
-            let _ = tokio::time::timeout(Duration::from_secs(2), copier).await;
+        // With the status known, wait() returns at once and lets the last
+        // output lines reach the tail (bounded by the supervisor).
+        if let (Some(_), Some(process)) = (status, self.process.as_mut()) {
+            let _ = tokio::time::timeout(Duration::from_secs(2), process.wait()).await;
         }
         ServerError::ExitedEarly {
             kind: self.kind,
@@ -496,61 +445,26 @@ impl ManagedServer {
     }
 
     fn tail(&self) -> String {
-        let text = std::fs::read(&self.log_file).unwrap_or_default();
-        let text = String::from_utf8_lossy(&text);
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n");
-        if tail.is_empty() {
+        let lines = self
+            .process
+            .as_ref()
+            .map(|p| p.tail(None))
+            .unwrap_or_default();
+        if lines.is_empty() {
             "(no output)".to_owned()
         } else {
-            tail
+            lines.join("\n")
         }
     }
 }
 
 impl Drop for ManagedServer {
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            // Skip if already reaped: its group id could in principle be reused.
-            if matches!(child.try_wait(), Ok(None)) {
-                if let Some(pgid) = child.id().and_then(|id| i32::try_from(id).ok()) {
-                    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
-                }
-            }
-            // kill_on_drop then reaps it in the background.
-        }
+        // Kill first (the supervisor's drop kills the group), then remove its storage.
+        drop(self.process.take());
         if let Some(dir) = self.temp_dir.take() {
             let _ = std::fs::remove_dir_all(dir);
         }
-    }
-}
-
-/// Copy `stream` into `log` line by line, sending the first announced port to `tx`.
-async fn copy_announcing<R: AsyncRead + Unpin>(
-    stream: Option<R>,
-    mut log: std::fs::File,
-    tx: oneshot::Sender<u16>,
-) {
-    let Some(stream) = stream else { return };
-    let mut reader = BufReader::new(stream);
-    let mut tx = Some(tx);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if tx.is_some() {
-            if let Some(port) = announced_port(&String::from_utf8_lossy(&line)) {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(port);
-                }
-            }
-        }
-        // Plain blocking writes: a line to a local file is quick, and lands before we
-        // might quote the log. A failed write must not stop us draining the pipe.
-        let _ = log.write_all(&line);
     }
 }
 
@@ -676,7 +590,7 @@ pub(crate) mod tests {
         assert!(server.uri().starts_with("mongodb://127.0.0.1:"));
         assert!(ping(server.uri()).await);
         let addr = server.uri().trim_start_matches("mongodb://").to_owned();
-        let pid = server.child.as_ref().and_then(Child::id).unwrap();
+        let pid = server.process.as_ref().and_then(Process::pid).unwrap();
         server.stop().await;
         assert!(
             tokio::net::TcpStream::connect(&addr).await.is_err(),
