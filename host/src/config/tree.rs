@@ -120,6 +120,8 @@ pub fn blank_comments(text: &str) -> String {
                 out.push(c);
             }
             ('/', Some('/')) => {
+                // This `/` first: after the newline it would shift the next line.
+                out.push(' ');
                 for c in chars.by_ref() {
                     if c == '\n' {
                         out.push('\n');
@@ -127,7 +129,6 @@ pub fn blank_comments(text: &str) -> String {
                     }
                     out.push(' ');
                 }
-                out.push(' ');
             }
             ('/', Some('*')) => {
                 chars.next();
@@ -188,9 +189,16 @@ impl Builder {
                     items.push(node);
                 }
             }
-            Some(Open::Map(_, _, entries, pending)) => match pending.take() {
+            Some(Open::Map(map, _, entries, pending)) => match pending.take() {
                 None => match scalar_key(&node) {
-                    Some(key) => *pending = Some((key, node.pos)),
+                    Some(key) => {
+                        // A block mapping starts where its first key does; the
+                        // parser only reports it once it has read past that key.
+                        if entries.is_empty() && before(node.pos, map.pos) {
+                            map.pos = node.pos;
+                        }
+                        *pending = Some((key, node.pos))
+                    }
                     None => {
                         if self.error.is_none() {
                             self.error = Some("mapping keys must be plain values".into());
@@ -211,6 +219,10 @@ impl Builder {
             },
         }
     }
+}
+
+fn before(a: Pos, b: Pos) -> bool {
+    (a.line, a.column) < (b.line, b.column)
 }
 
 fn scalar_key(node: &Node) -> Option<String> {
@@ -373,6 +385,22 @@ mod tests {
     }
 
     #[test]
+    fn mappings_start_at_their_first_key() {
+        let doc =
+            parse_yaml("# comment\nsteps:\n  - name: a\n    worker: w\n  - { name: b }\n").unwrap();
+        assert_eq!(doc.pos, Pos { line: 2, column: 1 });
+        let Kind::Seq(items) = &doc.get("steps").unwrap().kind else {
+            panic!("not a list")
+        };
+        assert_eq!(items[0].pos, Pos { line: 3, column: 5 });
+        assert_eq!(
+            items[1].pos,
+            Pos { line: 5, column: 5 },
+            "a flow mapping starts at `{{`"
+        );
+    }
+
+    #[test]
     fn scalars_resolve_like_yaml_core_schema() {
         let doc = parse_yaml("a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: text\n").unwrap();
         let json = doc.to_json();
@@ -385,10 +413,20 @@ mod tests {
     #[test]
     fn json_comments_are_blanked_without_moving_positions() {
         let text = "{\n  // a comment with \"quotes\"\n  \"w1\": {\"port\": 1, /* x */ \"url\": \"http://a//b\"}\n}";
+        assert_eq!(blank_comments(text).len(), text.len());
         let doc = parse_json_with_comments(text).unwrap();
         let w1 = &doc.entries().unwrap()[0];
-        // Quoted scalars are located at their first character inside the quotes.
-        assert_eq!(w1.key_pos, Pos { line: 3, column: 4 });
+        // Quoted scalars are located at their opening quote.
+        assert_eq!(w1.key_pos, Pos { line: 3, column: 3 });
+        let url = w1.value.get("url").unwrap();
+        assert_eq!(
+            url.pos,
+            Pos {
+                line: 3,
+                column: 36
+            },
+            "after `/* */` too"
+        );
         assert_eq!(
             w1.value.get("url").unwrap().as_str(),
             Some("http://a//b"),
