@@ -13,9 +13,11 @@ pub fn duration(node: &Node) -> Result<Duration, String> {
             describe(node)
         )
     };
+    // `try_`: a value past what a Duration holds (`1e30`, `9999999999999999h`) is an error, not a panic.
+    let secs = |s: f64| Duration::try_from_secs_f64(s).map_err(|_| bad());
     match &node.kind {
         Kind::Int(i) if *i >= 0 => Ok(Duration::from_secs(*i as u64)),
-        Kind::Float(f) if *f >= 0.0 && f.is_finite() => Ok(Duration::from_secs_f64(*f)),
+        Kind::Float(f) if *f >= 0.0 => secs(*f),
         Kind::Str(s) => {
             let s = s.trim();
             let split = s
@@ -23,14 +25,14 @@ pub fn duration(node: &Node) -> Result<Duration, String> {
                 .unwrap_or(s.len());
             let (num, unit) = s.split_at(split);
             let n: f64 = num.parse().map_err(|_| bad())?;
-            let secs = match unit.trim() {
+            let n = match unit.trim() {
                 "ms" => n / 1000.0,
                 "s" | "" => n,
                 "m" | "min" => n * 60.0,
                 "h" => n * 3600.0,
                 _ => return Err(bad()),
             };
-            Ok(Duration::from_secs_f64(secs))
+            secs(n)
         }
         _ => Err(bad()),
     }
@@ -92,6 +94,14 @@ mod tests {
         assert_eq!(duration(&n("2m")).unwrap(), Duration::from_secs(120));
         assert_eq!(duration(&n("1.5s")).unwrap(), Duration::from_millis(1500));
         assert!(duration(&n("soon")).unwrap_err().contains("`soon`"));
+    }
+
+    #[test]
+    fn durations_too_long_to_hold_are_errors_not_panics() {
+        assert!(duration(&n("1e30")).is_err());
+        assert!(duration(&n("99999999999999999999h")).is_err());
+        assert!(duration(&n(".inf")).is_err());
+        assert!(duration(&n("-1")).is_err());
     }
 
     #[test]
