@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod fetch;
+pub mod json_kind;
 pub mod mongo;
 pub mod plan;
 pub mod report;

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::json_kind::json_kind;
+
 /// Where a value is stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -184,7 +186,7 @@ impl State {
                     return Err(fail(format!(
                         "`{}` holds {}, not an object",
                         parts[..=i].join("."),
-                        type_name(other)
+                        json_kind(other)
                     )))
                 }
             };
@@ -214,17 +216,6 @@ fn walk_map<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
         value = value.as_object()?.get(part)?;
     }
     Some(value)
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

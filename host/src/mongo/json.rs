@@ -25,17 +25,9 @@ impl JsonSyntax {
     }
 }
 
-/// "a string", "an array", ... for error messages.
-pub(crate) fn kind_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+/// "a string", "an array", ... for error messages: the crate's one
+/// [`json_kind`](crate::json_kind::json_kind), under the name `ops` uses.
+pub(crate) use crate::json_kind::json_kind as kind_name;
 
 /// A JSON object as a BSON document, reading Extended JSON values.
 pub(crate) fn to_document(
