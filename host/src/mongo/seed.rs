@@ -4,8 +4,9 @@
 //! hold at least its `required_count` documents for that task.
 //!
 //! Differences from prometheus-test, all in the direction of failing earlier
-//! and clearer: data files are parsed and validated before anything is
-//! cleared, collections are processed in parallel (where the server gains from
+//! and clearer: data files are parsed and validated before anything starts
+//! ([`check_data_file`], which `promwasm check` and `run` call while loading
+//! the config) and again before anything is cleared, collections are processed in parallel (where the server gains from
 //! it), inserts are batched and
 //! unordered, an empty array imports nothing (pymongo would raise), and
 //! `required_count` is checked after import rather than only for missing files.
@@ -15,14 +16,19 @@
 //! documents in chunks) and hands the driver documents already encoded as
 //! BSON, leaving the cores to the server while it inserts.
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use mongodb::bson::{doc, Document, RawDocumentBuf};
 use mongodb::{Collection, Database};
-use serde_json::Value;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use super::json::{kind_name, to_document, JsonSyntax};
+use super::json::{to_document, JsonSyntax};
+use crate::json_kind::json_kind;
 
 /// Documents per `insert_many` call: large enough to amortise round trips,
 /// small enough that several batches can be in flight.
@@ -140,6 +146,33 @@ pub enum SeedError {
         /// The configured `required_count`.
         needed: u64,
     },
+    /// A data file holds fewer documents than the collection's `required_count`
+    /// (found before seeding; see [`check_data_file`]).
+    #[error(
+        "data file {path} holds {found} document{}, but collection `{collection}` needs {needed} (required_count)",
+        plural(.found)
+    )]
+    TooFewInFile {
+        /// The collection.
+        collection: String,
+        /// The file.
+        path: PathBuf,
+        /// Documents in the file.
+        found: u64,
+        /// The configured `required_count`.
+        needed: u64,
+    },
+    /// A collection needs documents but has no data file, and seeding empties it.
+    #[error(
+        "collection `{collection}` needs {needed} document{} (required_count) but has no data file; seeding empties it",
+        plural(.needed)
+    )]
+    NoDataFile {
+        /// The collection.
+        collection: String,
+        /// The configured `required_count`.
+        needed: u64,
+    },
     /// The server or driver refused an operation.
     #[error("{op} collection `{collection}` failed: {source}")]
     Mongo {
@@ -158,6 +191,15 @@ pub enum SeedError {
         /// What happened to the task.
         reason: String,
     },
+}
+
+/// "s" unless there is one.
+fn plural(n: &u64) -> &'static str {
+    if *n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 fn mongo_err(
@@ -258,44 +300,90 @@ fn first_error<T>(results: Vec<Result<T, SeedError>>) -> Result<Vec<T>, SeedErro
     results.into_iter().collect()
 }
 
+/// Check `c`'s data file before anything starts, reading it exactly as
+/// seeding will (one [`read_data`] for both, so the two cannot disagree) but
+/// without building documents: it exists when the collection needs documents,
+/// parses as a JSON array of objects or a single object, and holds at least
+/// `required_count` documents. Returns how many documents it holds (0 when
+/// there is nothing to import).
+///
+/// Seeding checks `required_count` against the documents with the run's
+/// `taskId` after importing. It empties the collection first and gives every
+/// imported document that `taskId`, so that count is the number of documents
+/// in the file (an import that fails, e.g. on a duplicate `_id`, fails
+/// seeding anyway): counting the file here checks the same thing, early.
+/// Extended JSON values (`{"$oid": ...}`) are only converted, and so only
+/// checked, while seeding.
+pub fn check_data_file(c: &CollectionSeed) -> Result<u64, SeedError> {
+    let found = match (&c.data_file, read_data_file(c)?) {
+        (Some(path), Some(data)) => read_data::<Counted>(path, &data)?.len() as u64,
+        _ => 0,
+    };
+    if found < c.required_count {
+        return Err(match &c.data_file {
+            Some(path) => SeedError::TooFewInFile {
+                collection: c.name.clone(),
+                path: path.clone(),
+                found,
+                needed: c.required_count,
+            },
+            None => SeedError::NoDataFile {
+                collection: c.name.clone(),
+                needed: c.required_count,
+            },
+        });
+    }
+    Ok(found)
+}
+
 /// The documents to import for `c`, or `None` when there is nothing to import.
 async fn load_for(
     c: &CollectionSeed,
     task_id: &str,
 ) -> Result<Option<Vec<RawDocumentBuf>>, SeedError> {
+    let Some(path) = c.data_file.clone() else {
+        return Ok(None);
+    };
+    let c = c.clone();
+    let task_id = task_id.to_owned();
+    // Reading and parsing are blocking work: keep them off the async threads.
+    let task_path = path.clone();
+    tokio::task::spawn_blocking(move || match read_data_file(&c)? {
+        Some(data) => parse_documents(&task_path, &data, &task_id).map(Some),
+        None => Ok(None),
+    })
+    .await
+    .map_err(|e| SeedError::Internal {
+        path,
+        reason: e.to_string(),
+    })?
+}
+
+/// The bytes of `c`'s data file, or `None` when there is nothing to import:
+/// no `data_file`, or a missing file the collection does not require (as
+/// prometheus-test, which only complains when `required_count` is above 0).
+fn read_data_file(c: &CollectionSeed) -> Result<Option<Vec<u8>>, SeedError> {
     let Some(path) = &c.data_file else {
         return Ok(None);
     };
-    let data = match tokio::fs::read(path).await {
-        Ok(data) => data,
+    match std::fs::read(path) {
+        Ok(data) => Ok(Some(data)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return if c.required_count > 0 {
+            if c.required_count > 0 {
                 Err(SeedError::MissingDataFile {
                     collection: c.name.clone(),
                     path: path.clone(),
                 })
             } else {
                 Ok(None)
-            };
+            }
         }
-        Err(source) => {
-            return Err(SeedError::Read {
-                collection: c.name.clone(),
-                path: path.clone(),
-                source,
-            })
-        }
-    };
-    let path = path.clone();
-    let task_id = task_id.to_owned();
-    let task_path = path.clone();
-    tokio::task::spawn_blocking(move || parse_documents(&task_path, &data, &task_id))
-        .await
-        .map_err(|e| SeedError::Internal {
-            path,
-            reason: e.to_string(),
-        })?
-        .map(Some)
+        Err(source) => Err(SeedError::Read {
+            collection: c.name.clone(),
+            path: path.clone(),
+            source,
+        }),
+    }
 }
 
 /// Parse a data file's bytes into BSON documents, each with `taskId` set
@@ -305,25 +393,7 @@ fn parse_documents(
     data: &[u8],
     task_id: &str,
 ) -> Result<Vec<RawDocumentBuf>, SeedError> {
-    let value: Value = serde_json::from_slice(data).map_err(|e| {
-        let syntax = JsonSyntax::new(&e);
-        SeedError::Malformed {
-            path: path.to_path_buf(),
-            line: syntax.line,
-            column: syntax.column,
-            message: syntax.message,
-        }
-    })?;
-    let mut items = match value {
-        Value::Array(items) => items,
-        Value::Object(_) => vec![value],
-        other => {
-            return Err(SeedError::WrongShape {
-                path: path.to_path_buf(),
-                found: kind_name(&other),
-            })
-        }
-    };
+    let mut items = read_data::<Map<String, Value>>(path, data)?;
     // Converting is most of the work: split it over the cores, each chunk
     // numbering its elements from its offset so errors name the right one.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -359,22 +429,190 @@ fn parse_documents(
     Ok(docs)
 }
 
+/// Visitor methods for the JSON values that are neither arrays nor objects,
+/// each handing a value of that kind to the visitor's own `refuse`, so the
+/// message names it as [`json_kind`] does everywhere else.
+macro_rules! refuse_non_objects {
+    () => {
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+            self.refuse(&Value::Bool(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.refuse(&Value::from(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.refuse(&Value::from(v))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            self.refuse(&Value::from(0.5))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            self.refuse(&Value::String(String::new()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            self.refuse(&Value::Null)
+        }
+    };
+}
+
+/// The one reading of a data file, for seeding and for [`check_data_file`]:
+/// prometheus-test `json.load`s it and inserts a list of documents or a
+/// single document, so the top level is an array of JSON objects or one
+/// object, and anything else is refused. Each object becomes a `T`: its
+/// entries for seeding, nothing at all ([`Counted`]) for counting.
+fn read_data<T: DeserializeOwned>(path: &Path, data: &[u8]) -> Result<Vec<T>, SeedError> {
+    let mut shape = None;
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let read = Documents {
+        shape: &mut shape,
+        element: PhantomData,
+    }
+    .deserialize(&mut de)
+    .and_then(|docs| de.end().map(|()| docs));
+    read.map_err(|e| match shape {
+        Some(Shape::TopLevel(found)) => SeedError::WrongShape {
+            path: path.to_path_buf(),
+            found,
+        },
+        Some(Shape::Element { index, found }) => SeedError::NotAnObject {
+            path: path.to_path_buf(),
+            index,
+            found,
+        },
+        None => {
+            let syntax = JsonSyntax::new(&e);
+            SeedError::Malformed {
+                path: path.to_path_buf(),
+                line: syntax.line,
+                column: syntax.column,
+                message: syntax.message,
+            }
+        }
+    })
+}
+
+/// A document that is only counted: its object is skipped, nothing is kept,
+/// and a `Vec` of them never allocates.
+struct Counted;
+
+impl<'de> Deserialize<'de> for Counted {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(d).map(|_| Counted)
+    }
+}
+
+/// Why [`read_data`] refused a file that is valid JSON.
+enum Shape {
+    /// The top level is neither an array nor an object.
+    TopLevel(&'static str),
+    /// An element of the array is not an object.
+    Element { index: usize, found: &'static str },
+}
+
+/// The top level of a data file: an array of documents, or one document.
+struct Documents<'s, T> {
+    shape: &'s mut Option<Shape>,
+    element: PhantomData<T>,
+}
+
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Documents<'_, T> {
+    type Value = Vec<T>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<T>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> de::Visitor<'de> for Documents<'_, T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array of objects or a single object")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut docs = Vec::new();
+        loop {
+            let element = Element {
+                shape: &mut *self.shape,
+                index: docs.len(),
+                element: PhantomData,
+            };
+            match seq.next_element_seed(element)? {
+                Some(doc) => docs.push(doc),
+                None => return Ok(docs),
+            }
+        }
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Vec<T>, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|doc| vec![doc])
+    }
+
+    refuse_non_objects!();
+}
+
+impl<T> Documents<'_, T> {
+    fn refuse<E: de::Error>(self, found: &Value) -> Result<Vec<T>, E> {
+        let found = json_kind(found);
+        *self.shape = Some(Shape::TopLevel(found));
+        Err(E::custom(format_args!("the data file holds {found}")))
+    }
+}
+
+/// One element of a data file's array, which must be an object.
+struct Element<'s, T> {
+    shape: &'s mut Option<Shape>,
+    index: usize,
+    element: PhantomData<T>,
+}
+
+impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for Element<'_, T> {
+    type Value = T;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T: DeserializeOwned> de::Visitor<'de> for Element<'_, T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<T, A::Error> {
+        self.refuse(&Value::Array(Vec::new()))
+    }
+
+    refuse_non_objects!();
+}
+
+impl<T> Element<'_, T> {
+    fn refuse<E: de::Error>(self, found: &Value) -> Result<T, E> {
+        let found = json_kind(found);
+        *self.shape = Some(Shape::Element {
+            index: self.index,
+            found,
+        });
+        Err(E::custom(format_args!("element {} is {found}", self.index)))
+    }
+}
+
 /// JSON objects → BSON documents with `taskId`; `first` is the index of `items[0]` in the file.
 fn convert(
     path: &Path,
     first: usize,
-    items: Vec<Value>,
+    items: Vec<Map<String, Value>>,
     task_id: &str,
 ) -> Result<Vec<RawDocumentBuf>, SeedError> {
     let mut docs = Vec::with_capacity(items.len());
-    for (index, item) in (first..).zip(items) {
-        let Value::Object(map) = item else {
-            return Err(SeedError::NotAnObject {
-                path: path.to_path_buf(),
-                index,
-                found: kind_name(&item),
-            });
-        };
+    for (index, map) in (first..).zip(items) {
         let invalid = |message: String| SeedError::InvalidExtendedJson {
             path: path.to_path_buf(),
             index,
@@ -498,6 +736,195 @@ mod tests {
         let docs = parse_documents(p, &serde_json::to_vec(&many[..4_000]).unwrap(), TASK).unwrap();
         let numbers: Vec<i32> = docs.iter().map(|d| d.get_i32("n").unwrap()).collect();
         assert_eq!(numbers, (0..4_000).collect::<Vec<_>>(), "order is kept");
+    }
+
+    /// `check_data_file` for a collection whose file holds `text` (`None`: no file written).
+    fn check(text: Option<&str>, required: u64) -> Result<u64, SeedError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("todos.json");
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+        }
+        check_data_file(&seed_of("todos", Some(path), required))
+    }
+
+    #[test]
+    fn checking_counts_documents_as_seeding_reads_them() {
+        assert_eq!(
+            check(Some(r#"[{"a": 1}, {"b": {"c": [1, {}]}}]"#), 2).unwrap(),
+            2
+        );
+        assert_eq!(
+            check(Some(r#"{"title": "one document"}"#), 1).unwrap(),
+            1,
+            "a single object is one document"
+        );
+        assert_eq!(check(Some("[]"), 0).unwrap(), 0);
+        assert_eq!(check(Some(" [ ] \n"), 0).unwrap(), 0);
+        assert_eq!(
+            check(None, 0).unwrap(),
+            0,
+            "a missing file is skipped when nothing is required (as prometheus-test)"
+        );
+        assert_eq!(check_data_file(&seed_of("audits", None, 0)).unwrap(), 0);
+    }
+
+    #[test]
+    fn checking_refuses_what_seeding_refuses() {
+        let err = check(None, 1).unwrap_err();
+        assert!(matches!(err, SeedError::MissingDataFile { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .ends_with("for collection `todos` not found"),
+            "{err}"
+        );
+
+        let err = check(Some("[\n  {\"a\": 1},\n  {\"b\": }\n]"), 0).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SeedError::Malformed {
+                    line: 3,
+                    column: 9,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .contains("todos.json:3:9 is not valid JSON: expected value"),
+            "{err}"
+        );
+
+        let err = check(Some("[{}, {}] trailing"), 0).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SeedError::Malformed {
+                    line: 1,
+                    column: 10,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        let err = check(Some(r#"[{"a": 1}, 7, {}]"#), 0).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("todos.json: element 1 is not a JSON object (found a number)"),
+            "{err}"
+        );
+        for (text, found) in [
+            ("\"hi\"", "a string"),
+            ("12", "a number"),
+            ("null", "null"),
+            ("true", "a boolean"),
+        ] {
+            let err = check(Some(text), 0).unwrap_err();
+            assert!(
+                matches!(err, SeedError::WrongShape { found: f, .. } if f == found),
+                "{text}: {err}"
+            );
+        }
+        for (text, found) in [
+            ("[[]]", "an array"),
+            ("[{}, null]", "null"),
+            ("[\"x\"]", "a string"),
+        ] {
+            let err = check(Some(text), 0).unwrap_err();
+            assert!(
+                matches!(err, SeedError::NotAnObject { found: f, .. } if f == found),
+                "{text}: {err}"
+            );
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let err =
+            check_data_file(&seed_of("todos", Some(dir.path().to_path_buf()), 0)).unwrap_err();
+        assert!(
+            matches!(err, SeedError::Read { .. }),
+            "a folder is not a data file: {err}"
+        );
+    }
+
+    #[test]
+    fn checking_counts_against_required_count() {
+        let err = check(Some(r#"[{"a": 1}, {"a": 2}]"#), 3).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SeedError::TooFewInFile {
+                    found: 2,
+                    needed: 3,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .ends_with("holds 2 documents, but collection `todos` needs 3 (required_count)"),
+            "{err}"
+        );
+        let err = check(Some(r#"{"a": 1}"#), 2).unwrap_err();
+        assert!(err.to_string().contains("holds 1 document, but"), "{err}");
+        let err = check(Some("[]"), 1).unwrap_err();
+        assert!(
+            matches!(err, SeedError::TooFewInFile { found: 0, .. }),
+            "{err}"
+        );
+
+        // Seeding empties the collection, so without a file nothing is there to count.
+        let err = check_data_file(&seed_of("audits", None, 2)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "collection `audits` needs 2 documents (required_count) but has no data file; seeding empties it"
+        );
+    }
+
+    #[test]
+    fn checking_and_seeding_read_the_same_files() {
+        // Whatever the check accepts, seeding parses to as many documents; whatever it
+        // refuses, seeding refuses with the same error.
+        let p = Path::new("/data/todos.json");
+        for text in [
+            "[]",
+            "{}",
+            r#"[{"a": 1}, {"b": [1, 2]}]"#,
+            r#"{"a": {"b": {"c": 1}}}"#,
+            "[1]",
+            "[{}, []]",
+            "\"x\"",
+            "[{\"a\": 1,}]",
+            "[{}] x",
+            "",
+        ] {
+            let counted = read_data::<Counted>(p, text.as_bytes()).map(|d| d.len());
+            let parsed = parse_documents(p, text.as_bytes(), TASK).map(|d| d.len());
+            match (counted, parsed) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{text}"),
+                (a, b) => panic!("{text}: check {a:?}, seeding {b:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn checking_a_big_file_is_quick() {
+        let docs: Vec<Value> = (0..100_000)
+            .map(|i| serde_json::json!({"title": format!("todo {i}"), "n": i, "tags": ["a", "b"], "meta": {"round": i % 7}}))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        std::fs::write(&path, serde_json::to_vec(&docs).unwrap()).unwrap();
+        let start = std::time::Instant::now();
+        let n = check_data_file(&seed_of("todos", Some(path), 100_000)).unwrap();
+        let took = start.elapsed();
+        assert_eq!(n, 100_000);
+        // Typically a few tens of milliseconds, even unoptimised.
+        assert!(took < Duration::from_secs(1), "{took:?}");
     }
 
     #[tokio::test(flavor = "multi_thread")]
