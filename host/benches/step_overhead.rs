@@ -1,20 +1,26 @@
-//! One step's overhead — fresh instance, prepare, execute of a no-network
-//! stage through promwasm's step runner — beside a bare wasmtime
-//! instantiate + call of the same component. Prints both and the ratio
-//! (target: within 2× of bare wasmtime).
+//! One step's cost — fresh instance, prepare, execute of a no-network stage
+//! through promwasm's step runner (pooled instance slots, a pre-linked
+//! component, limits, output capture, checks) — beside a naive wasmtime
+//! instantiate + call of the same component (default engine, linking on
+//! every instantiation). Prints both and the ratio; target ≤ 0.5×.
 //!
 //! Run with `cargo xtask bench` (it builds the guest first).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use promwasm::capabilities::{StepCtx, StepState};
+use promwasm::bindings::Step;
+use promwasm::capabilities::{self, StepCtx, StepState};
+use promwasm::engine::limits::StepLimiter;
 use promwasm::engine::Engine;
 use promwasm::plan::Limits;
+use promwasm::results::Outcome;
 use promwasm::runner::step;
+use wasmtime::component::{Component, Linker};
 
 const ITERATIONS: u32 = 2_000;
+const TARGET: f64 = 0.5;
 
 fn guest() -> PathBuf {
     let dir = std::env::var_os("PROMWASM_GUEST_DIR")
@@ -25,64 +31,81 @@ fn guest() -> PathBuf {
     dir.join("test_guests.wasm")
 }
 
-fn main() {
+fn main() -> ExitCode {
     let path = guest();
     if !path.exists() {
         eprintln!(
-            "{} not found: run `cargo xtask bench`, which builds it",
+            "cannot compare: {} not found; run `cargo xtask bench`, which builds it",
             path.display()
         );
-        std::process::exit(2);
+        return ExitCode::from(2);
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    let engine = Engine::builder().build().unwrap();
-    let component = engine.load(&path).unwrap();
-    let limits = Limits::default();
+        .expect("a runtime");
     let (stage, args) = ("echo".to_string(), r#"{"n": 1}"#.to_string());
 
-    let bare = rt.block_on(async {
-        let one = || async {
-            let state =
-                StepState::new(StepCtx::probe(Arc::from(Vec::new()), 0), Default::default());
-            let mut store = wasmtime::Store::new(engine.wasmtime(), state);
-            store.set_epoch_deadline(u64::MAX / 2);
-            let instance = component.pre.instantiate_async(&mut store).await.unwrap();
-            let data = instance
-                .call_prepare(&mut store, &stage, &args)
-                .await
-                .unwrap()
-                .unwrap();
-            instance
-                .call_execute(&mut store, &stage, &args, &data)
-                .await
-                .unwrap()
-                .unwrap();
-        };
-        measure(one).await
-    });
-    let full = rt.block_on(async {
-        let one = || async {
-            let ctx = StepCtx::probe(Arc::from(Vec::new()), 0);
-            let run = step::run(engine.wasmtime(), &component, ctx, &limits, &stage, &args).await;
-            assert!(matches!(run.outcome, promwasm::runner::Outcome::Passed(_)));
-        };
-        measure(one).await
-    });
+    // Naive: the default engine and allocator, link on every instantiation.
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    let plain = wasmtime::Engine::new(&config).expect("engine");
+    let mut linker = Linker::new(&plain);
+    capabilities::add_to_linker(&mut linker).expect("linker");
+    let component = Component::from_file(&plain, &path).expect("component");
+    let naive = rt.block_on(measure(|| async {
+        let state = StepState::new(StepCtx::probe(), StepLimiter::new(usize::MAX));
+        let mut store = wasmtime::Store::new(&plain, state);
+        let step = Step::instantiate_async(&mut store, &component, &linker)
+            .await
+            .expect("instance");
+        let data = step
+            .call_prepare(&mut store, &stage, &args)
+            .await
+            .expect("prepare")
+            .expect("prepare ok");
+        step.call_execute(&mut store, &stage, &args, &data)
+            .await
+            .expect("execute")
+            .expect("execute ok");
+    }));
+
+    let engine = Engine::builder().build().expect("engine");
+    let loaded = engine.load(&path).expect("load");
+    let limits = Limits::default();
+    let full = rt.block_on(measure(|| async {
+        let run = step::run(
+            engine.wasmtime(),
+            &loaded,
+            StepCtx::probe(),
+            &limits,
+            &stage,
+            &args,
+        )
+        .await;
+        assert!(
+            matches!(run.outcome, Outcome::Passed(_)),
+            "{:?}",
+            run.outcome
+        );
+    }));
+
+    let ratio = full.as_secs_f64() / naive.as_secs_f64();
     println!(
-        "bare wasmtime instantiate + prepare + execute: {:>8.1} µs",
-        micros(bare)
+        "naive wasmtime instantiate + prepare + execute: {:>8.1} µs",
+        micros(naive)
     );
     println!(
-        "promwasm step (limits, capture, checks):      {:>8.1} µs",
+        "promwasm step (pool, pre-linked, limits, checks): {:>8.1} µs",
         micros(full)
     );
-    println!(
-        "ratio promwasm/bare = {:.2}× (target ≤ 2×)",
-        full.as_secs_f64() / bare.as_secs_f64()
-    );
+    println!("ratio promwasm/naive = {ratio:.2}× (target ≤ {TARGET}×)");
+    if ratio <= TARGET {
+        ExitCode::SUCCESS
+    } else {
+        println!("step overhead target NOT met");
+        ExitCode::FAILURE
+    }
 }
 
 async fn measure<F, Fut>(one: F) -> Duration

@@ -58,14 +58,24 @@ fn cached_path(dir: &Path, sha256: &str) -> PathBuf {
     dir.join(format!("{sha256}.wasm"))
 }
 
-/// The path of the module pinned by `sha256`, downloading it from `url` into `dir` unless already there.
-pub async fn module(url: &str, sha256: &str, dir: Option<&Path>) -> Result<PathBuf, FetchError> {
+/// A module pinned by digest: where it is kept, and its verified bytes.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The kept copy (names the module in messages).
+    pub path: PathBuf,
+    /// Its bytes, whose sha256 is the pinned one. Use these, not the file:
+    /// the file could change after it was checked.
+    pub bytes: Vec<u8>,
+}
+
+/// The module pinned by `sha256`, downloading it from `url` into `dir` unless already there.
+pub async fn module(url: &str, sha256: &str, dir: Option<&Path>) -> Result<Fetched, FetchError> {
     let dir = dir.ok_or(FetchError::NoCacheDir)?;
     let path = cached_path(dir, sha256);
     // Re-hash what is cached: a damaged or tampered file is fetched again, not run.
     if let Ok(bytes) = tokio::fs::read(&path).await {
         if sha256_hex(&bytes) == sha256 {
-            return Ok(path);
+            return Ok(Fetched { path, bytes });
         }
     }
     let bytes = download(url).await?;
@@ -86,7 +96,7 @@ pub async fn module(url: &str, sha256: &str, dir: Option<&Path>) -> Result<PathB
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     tokio::fs::write(&tmp, &bytes).await.map_err(store)?;
     tokio::fs::rename(&tmp, &path).await.map_err(store)?;
-    Ok(path)
+    Ok(Fetched { path, bytes })
 }
 
 async fn download(url: &str) -> Result<Vec<u8>, FetchError> {
@@ -103,7 +113,7 @@ async fn download(url: &str) -> Result<Vec<u8>, FetchError> {
         .get(url)
         .send()
         .await
-        .map_err(|e| failed(describe(&e)))?;
+        .map_err(|e| failed(crate::error_chain::error_chain(&e)))?;
     let status = response.status();
     if !status.is_success() {
         return Err(failed(format!("the server answered {status}")));
@@ -114,7 +124,11 @@ async fn download(url: &str) -> Result<Vec<u8>, FetchError> {
         });
     }
     let mut bytes = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| failed(describe(&e)))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| failed(crate::error_chain::error_chain(&e)))?
+    {
         if bytes.len() as u64 + chunk.len() as u64 > MAX_BYTES {
             return Err(FetchError::TooLarge {
                 url: url.to_owned(),
@@ -123,16 +137,4 @@ async fn download(url: &str) -> Result<Vec<u8>, FetchError> {
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
-}
-
-/// reqwest's error with its causes ("error sending request" alone says little).
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -146,7 +146,16 @@ pub struct Origin {
     /// The file.
     pub file: PathBuf,
     /// Line and column.
-    pub pos: crate::config::Pos,
+    pub pos: Pos,
+}
+
+/// A 1-based line and column in a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
 }
 
 /// Per-step sandbox limits.

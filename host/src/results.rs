@@ -1,4 +1,5 @@
-//! What a run produced, as plain data. Only the report and the state writer read it.
+//! What a run produced, as plain data. The runner writes it; reporters and
+//! the exit code read it. Neither side imports the other: both import this.
 
 use std::time::Duration;
 
@@ -15,10 +16,10 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// One step of one round.
+/// One step of one round (round 0: the post-load hook).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepResult {
-    /// Round number.
+    /// Round number; 0 for the post-load hook.
     pub round: u32,
     /// Step name.
     pub step: String,
@@ -36,6 +37,29 @@ pub struct StepResult {
     pub log: Vec<String>,
 }
 
+/// Why a run stopped early, outside any one step's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunFailure {
+    /// A worker exited while steps ran; the message has its stderr tail.
+    WorkerDied(String),
+    /// Ctrl-C or SIGTERM; the state is saved.
+    Interrupted,
+    /// The machine failed us mid-run (the state file could not be written,
+    /// MongoDB went away while seeding).
+    Machine(String),
+}
+
+impl std::fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunFailure::WorkerDied(msg) | RunFailure::Machine(msg) => f.write_str(msg),
+            RunFailure::Interrupted => {
+                f.write_str("interrupted; the state is saved, run again to resume")
+            }
+        }
+    }
+}
+
 /// A whole run.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunResult {
@@ -45,20 +69,23 @@ pub struct RunResult {
     pub max_rounds: u32,
     /// Where this invocation started: round and the step it resumed after.
     pub resumed: Option<(u32, Option<String>)>,
-    /// The steps run by this invocation, in order.
+    /// The steps run by this invocation, in order (the post-load hook first, as round 0).
     pub steps: Vec<StepResult>,
-    /// A failure outside any step (a worker died, MongoDB failed, interrupted).
-    pub error: Option<String>,
+    /// Why the run stopped early, outside any step.
+    pub failure: Option<RunFailure>,
 }
 
 impl RunResult {
     /// Every step passed or was skipped and nothing else failed.
     pub fn passed(&self) -> bool {
-        self.error.is_none()
-            && !self
-                .steps
-                .iter()
-                .any(|s| matches!(s.outcome, Outcome::Failed(_)))
+        self.failure.is_none() && !self.any_step_failed()
+    }
+
+    /// Whether some step failed.
+    pub fn any_step_failed(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s.outcome, Outcome::Failed(_)))
     }
 
     /// (passed, failed, skipped) counts.

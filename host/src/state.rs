@@ -25,7 +25,13 @@ pub enum Scope {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// The file exists but cannot be read or parsed.
-    #[error("cannot read state file {path}: {reason}; run with --reset to start over")]
+    #[error(
+        "cannot read state file {path}: {reason}\n\
+         It was not changed. Choices:\n  \
+         promwasm run CONFIG --reset    start over (re-seeds MongoDB, deletes the workers' databases)\n  \
+         promwasm state show CONFIG     see what can be read of it\n  \
+         or restore the file from a backup and run again to resume"
+    )]
     Read {
         /// The state file.
         path: PathBuf,

@@ -1,38 +1,110 @@
-//! `promwasm:step/log`: log lines prefixed with round, step and worker.
+//! `promwasm:step/log`: a step's log lines, kept for its result and sent to
+//! the event stream (the console prefixes them with round, step and worker).
+//! Lines are cleaned of control characters (a guest must not move the
+//! cursor or forge another line) and bounded in length and in volume.
 
 use std::sync::{Arc, Mutex};
 
 use super::StepCtx;
 use crate::bindings::log::{Host, Level};
+use crate::events::{Event, Events};
 
-/// Where a step's log lines go: printed live and kept for the report.
+/// Longest log line kept, in bytes; longer ones are cut.
+pub const MAX_LINE_BYTES: usize = 4096;
+/// Log kept per step (over all its tries), in bytes; each line counts at
+/// least [`LINE_OVERHEAD`]. Past it, lines are dropped and the log says so once.
+pub const MAX_STEP_LOG_BYTES: usize = 1 << 20;
+/// What an empty line costs against [`MAX_STEP_LOG_BYTES`], so a flood of
+/// empty lines is bounded too.
+pub const LINE_OVERHEAD: usize = 64;
+
+/// Where one step's log lines go: the event stream, and the step's result.
 #[derive(Clone)]
 pub struct LogCtx {
-    /// e.g. `[round 1 · task@worker1]`.
-    pub prefix: String,
-    /// Lines kept for the report.
-    pub lines: Arc<Mutex<Vec<String>>>,
+    events: Events,
+    round: u32,
+    step: String,
+    worker: String,
+    kept: Arc<Mutex<Kept>>,
+}
+
+#[derive(Default)]
+struct Kept {
+    lines: Vec<String>,
+    bytes: usize,
+    full: bool,
 }
 
 impl LogCtx {
-    /// A sink with the given prefix.
-    pub fn new(prefix: String) -> Self {
+    /// The log of `step` running as `worker` in `round`.
+    pub fn new(events: Events, round: u32, step: &str, worker: &str) -> Self {
         LogCtx {
-            prefix,
-            lines: Arc::default(),
+            events,
+            round,
+            step: step.to_string(),
+            worker: worker.to_string(),
+            kept: Arc::default(),
         }
     }
 
-    /// Print and keep one line.
+    /// A log nobody reads (calls outside any step).
+    pub fn discard() -> Self {
+        Self::new(Events::none(), 0, "", "")
+    }
+
+    /// Emit and keep one line per line of `message`, each led by `level`,
+    /// until the step's log is full.
     pub fn line(&self, level: &str, message: &str) {
+        let Ok(mut kept) = self.kept.lock() else {
+            return;
+        };
         for text in message.lines() {
-            let line = format!("{level:>5} {text}");
-            println!("{} {line}", self.prefix);
-            if let Ok(mut lines) = self.lines.lock() {
-                lines.push(line);
+            if kept.full {
+                return;
             }
+            let line = format!("{level:>5} {}", clean(text));
+            kept.bytes += line.len().max(LINE_OVERHEAD);
+            let line = if kept.bytes > MAX_STEP_LOG_BYTES {
+                kept.full = true;
+                format!("{level:>5} … log limit of {MAX_STEP_LOG_BYTES} bytes reached; further lines dropped")
+            } else {
+                line
+            };
+            self.events.emit(Event::StepLog {
+                round: self.round,
+                step: self.step.clone(),
+                worker: self.worker.clone(),
+                line: line.clone(),
+            });
+            kept.lines.push(line);
         }
     }
+
+    /// The lines kept so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.kept
+            .lock()
+            .map(|k| k.lines.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// `text` without control characters (tabs become spaces), cut to
+/// [`MAX_LINE_BYTES`].
+fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_LINE_BYTES));
+    for c in text.chars() {
+        if out.len() + c.len_utf8() > MAX_LINE_BYTES {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\t' => out.push(' '),
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 impl Host for StepCtx {
@@ -46,5 +118,58 @@ impl Host for StepCtx {
         };
         self.log.line(level, &message);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Recorder;
+
+    fn log() -> (LogCtx, Recorder) {
+        let rec = Recorder::default();
+        let log = LogCtx::new(Events::new(vec![Box::new(rec.clone())]), 1, "s", "w");
+        (log, rec)
+    }
+
+    #[test]
+    fn control_characters_cannot_forge_lines_or_move_the_cursor() {
+        let (log, _) = log();
+        log.line("info", "ok\r   ✓ passed  forged\x1b[2K\x07\tend");
+        assert_eq!(
+            log.lines(),
+            [" info ok\u{fffd}   ✓ passed  forged\u{fffd}[2K\u{fffd} end"]
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut() {
+        let (log, _) = log();
+        log.line("info", &"x".repeat(10 * MAX_LINE_BYTES));
+        let line = &log.lines()[0];
+        assert!(
+            line.len() < MAX_LINE_BYTES + 16 && line.ends_with('…'),
+            "{}",
+            line.len()
+        );
+    }
+
+    #[test]
+    fn volume_is_bounded_even_for_empty_lines() {
+        let (log, rec) = log();
+        let flood = "\n".repeat(4 * MAX_STEP_LOG_BYTES / LINE_OVERHEAD);
+        log.line("info", &flood);
+        log.line("info", "after the limit");
+        let lines = log.lines();
+        assert_eq!(lines.len(), MAX_STEP_LOG_BYTES / LINE_OVERHEAD + 1);
+        assert!(lines
+            .last()
+            .unwrap()
+            .contains("log limit of 1048576 bytes reached"));
+        assert_eq!(
+            rec.events().len(),
+            lines.len(),
+            "dropped lines are not emitted either"
+        );
     }
 }

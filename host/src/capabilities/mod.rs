@@ -14,12 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::StoreLimits;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::bindings::{types, Step};
-use crate::plan::{DbAccess, WorkerPlan};
+use crate::engine::limits::StepLimiter;
+use crate::plan::DbAccess;
 use crate::state::State;
 
 /// Everything one step instance may reach.
@@ -39,8 +39,9 @@ pub struct StepCtx {
 impl types::Host for StepCtx {}
 
 impl StepCtx {
-    /// A context for listing stages: empty store, no network, no database.
-    pub fn probe(workers: Arc<[Arc<WorkerPlan>]>, me: usize) -> Self {
+    /// A context for calls outside any step (listing stages): an empty store,
+    /// no workers (so no keys to sign with), no network, no database.
+    pub fn probe() -> Self {
         StepCtx {
             runner: runner::RunnerCtx {
                 state: Arc::new(Mutex::new(State::fresh(String::new(), Default::default()))),
@@ -48,13 +49,16 @@ impl StepCtx {
                 run_id: String::new(),
                 round: 0,
             },
-            worker: worker::WorkerCtx { workers, me },
-            http: http::HttpCtx::new(Arc::default(), 0, Instant::now()),
+            worker: worker::WorkerCtx {
+                workers: Arc::from(Vec::new()),
+                me: 0,
+            },
+            http: http::HttpCtx::new(http::HttpClient::deny_all(), 0, Instant::now()),
             db: db::DbCtx {
                 db: None,
                 access: DbAccess::None,
             },
-            log: log::LogCtx::new("[stages]".into()),
+            log: log::LogCtx::discard(),
         }
     }
 }
@@ -63,8 +67,8 @@ impl StepCtx {
 pub struct StepState {
     /// promwasm's capabilities.
     pub ctx: StepCtx,
-    /// Memory cap and instance limits.
-    pub limits: StoreLimits,
+    /// Memory cap and instance limits, over all of the step's memories and tables.
+    pub limits: StepLimiter,
     wasi: WasiCtx,
     table: ResourceTable,
     stdout: MemoryOutputPipe,
@@ -77,7 +81,7 @@ const OUTPUT_CAPACITY: usize = 1 << 20;
 impl StepState {
     /// A store's data with a deny-all WASI context: no files, no environment,
     /// no sockets, no arguments; stdout and stderr are captured for the step log.
-    pub fn new(ctx: StepCtx, limits: StoreLimits) -> Self {
+    pub fn new(ctx: StepCtx, limits: StepLimiter) -> Self {
         let stdout = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let stderr = MemoryOutputPipe::new(OUTPUT_CAPACITY);
         let wasi = WasiCtxBuilder::new()

@@ -3,9 +3,6 @@
 use std::path::PathBuf;
 
 use super::exit;
-use std::sync::Arc;
-
-use crate::capabilities::StepCtx;
 use crate::engine::{self, Engine};
 use crate::runner;
 
@@ -14,12 +11,18 @@ use crate::runner;
 pub struct InspectCmd {
     /// A step component (.wasm).
     module: PathBuf,
+    /// Cache compiled components here
+    /// [default: $PROMWASM_CACHE_DIR, else ~/.cache/promwasm].
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 impl InspectCmd {
     /// Inspect it.
     pub async fn run(self) -> u8 {
-        let engine = match Engine::builder().build() {
+        // The compiled cache too: a Python component takes many seconds to compile.
+        let cache_dir = self.cache_dir.or_else(super::run::default_cache_dir);
+        let engine = match Engine::builder().cache_dir(cache_dir).build() {
             Ok(e) => e,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -47,25 +50,23 @@ impl InspectCmd {
             println!("  {i}");
         }
         match engine.load(&self.module) {
-            Ok(component) => match runner::step::stages(
-                engine.wasmtime(),
-                &component,
-                StepCtx::probe(Arc::from(Vec::new()), 0),
-            )
-            .await
-            {
-                Ok(stages) => {
-                    println!("stages:");
-                    for s in stages {
-                        println!("  {:<20} {}", s.name, s.description);
+            Ok(component) => {
+                match runner::step::stages(engine.wasmtime(), &component, runner::STAGES_TIMEOUT)
+                    .await
+                {
+                    Ok(stages) => {
+                        println!("stages:");
+                        for s in stages {
+                            println!("  {:<20} {}", s.name, s.description);
+                        }
+                        exit::OK
                     }
-                    exit::OK
+                    Err(e) => {
+                        eprintln!("error: listing stages failed: {e}");
+                        exit::INVALID
+                    }
                 }
-                Err(e) => {
-                    eprintln!("error: listing stages failed: {e:#}");
-                    exit::INVALID
-                }
-            },
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 exit::INVALID

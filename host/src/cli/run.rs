@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::exit;
 use crate::config;
+use crate::events::{Events, Reporter};
 use crate::report;
 use crate::runner::{self, RunError, RunOptions};
 
@@ -28,6 +29,14 @@ pub struct RunCmd {
     /// Compile every component afresh.
     #[arg(long)]
     no_cache: bool,
+    /// Resume at this step (for debugging a resumed run): the steps before
+    /// it in the round count as done. With a saved state, only the resume
+    /// point moves; the store is kept.
+    #[arg(long, value_name = "STEP")]
+    from_step: Option<String>,
+    /// With --from-step: the round to resume in [default: the saved round, else 1].
+    #[arg(long, value_name = "N", requires = "from_step", value_parser = clap::value_parser!(u32).range(1..))]
+    round: Option<u32>,
 }
 
 /// Validate a task test and its modules without starting anything.
@@ -41,7 +50,7 @@ pub struct CheckCmd {
     cache_dir: Option<PathBuf>,
 }
 
-fn load(path: &Path) -> Result<config::Loaded, u8> {
+pub(super) fn load(path: &Path) -> Result<config::Loaded, u8> {
     match config::load(path, std::env::vars().collect()) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -56,7 +65,7 @@ fn load(path: &Path) -> Result<config::Loaded, u8> {
     }
 }
 
-fn default_cache_dir() -> Option<PathBuf> {
+pub(super) fn default_cache_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("PROMWASM_CACHE_DIR") {
         return Some(dir.into());
     }
@@ -76,17 +85,35 @@ fn server_dirs(config: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// Print why a run could not start; its exit code.
-fn not_started(e: RunError) -> u8 {
+/// Where `--from-step STEP [--round N]` resumes, or why it cannot.
+fn resume_point(
+    plan: &crate::plan::Plan,
+    step: &str,
+    round: Option<u32>,
+) -> Result<runner::ResumePoint, config::Diagnostic> {
+    let names: Vec<&str> = plan.steps.iter().map(|s| s.name.as_str()).collect();
+    match names.iter().position(|n| *n == step) {
+        Some(i) => Ok(runner::ResumePoint {
+            after_step: i.checked_sub(1).map(|p| names[p].to_string()),
+            round,
+        }),
+        None => {
+            let hint = config::did_you_mean(step, &names)
+                .unwrap_or_else(|| format!("the steps are: {}", names.join(", ")));
+            Err(config::Diagnostic::file(
+                &plan.config_file,
+                format!("--from-step: there is no step `{step}`"),
+            )
+            .hint(hint))
+        }
+    }
+}
+
+/// Say why a run could not start.
+fn print_error(e: &RunError) {
     match e {
-        RunError::Invalid(diags) => {
-            eprintln!("{diags}");
-            exit::INVALID
-        }
-        RunError::Setup(e) => {
-            eprintln!("error: {e:#}");
-            exit::SETUP
-        }
+        RunError::Invalid(diags) => eprintln!("{diags}"),
+        other => eprintln!("error: {other:#}"),
     }
 }
 
@@ -108,39 +135,38 @@ impl RunCmd {
             Ok(l) => l,
             Err(code) => return code,
         };
+        let from = match &self.from_step {
+            None => None,
+            Some(step) => match resume_point(&loaded.plan, step, self.round) {
+                Ok(point) => Some(point),
+                Err(diag) => {
+                    eprintln!("{diag}");
+                    return exit::INVALID;
+                }
+            },
+        };
         let opts = RunOptions {
             reset: self.reset,
+            from,
             server_dirs: server_dirs(&self.config),
             ..caches(self.cache_dir.clone(), self.no_cache)
         };
-        let result = match runner::run(loaded, &opts).await {
-            Ok(r) => r,
-            Err(e) => return not_started(e),
-        };
-        println!("{}", report::summary(&result));
-        let mut code = if result.passed() {
-            exit::OK
-        } else {
-            exit::STEP_FAILED
-        };
-        if result
-            .error
-            .as_deref()
-            .is_some_and(|e| e.starts_with("interrupted"))
-        {
-            code = exit::INTERRUPTED;
+        let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(report::Console)];
+        if let Some(path) = self.junit {
+            reporters.push(Box::new(report::JunitFile::new(path)));
         }
-        if let Some(path) = &self.junit {
-            if let Err(e) = report::write_junit(&result, path) {
-                eprintln!("error: cannot write JUnit report {}: {e}", path.display());
-                code = code.max(exit::SETUP);
-            }
+        if let Some(path) = self.json {
+            reporters.push(Box::new(report::JsonFile::new(path)));
         }
-        if let Some(path) = &self.json {
-            if let Err(e) = report::write_json(&result, path) {
-                eprintln!("error: cannot write JSON report {}: {e}", path.display());
-                code = code.max(exit::SETUP);
-            }
+        let events = Events::masked(reporters, crate::mask::Masker::from_plan(&loaded.plan));
+        let end = runner::run(loaded, &opts, &events).await;
+        if let Err(e) = &end {
+            print_error(e);
+        }
+        let mut code = exit::code(&end);
+        for e in events.finish() {
+            eprintln!("error: {e:#}");
+            code = code.max(exit::SETUP);
         }
         code
     }
@@ -155,7 +181,8 @@ impl CheckCmd {
         };
         let p = &loaded.plan;
         if let Err(e) = runner::check(p, &caches(self.cache_dir.clone(), false)).await {
-            return not_started(e);
+            print_error(&e);
+            return exit::code(&Err(e));
         }
         println!(
             "{}: OK — {} workers, {} steps{}",

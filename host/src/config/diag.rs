@@ -3,14 +3,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A 1-based line and column in a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pos {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-}
+pub use crate::plan::Pos;
 
 /// One problem in the user's input.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,11 +1,14 @@
 //! The wasmtime engine: one per run, with a linker holding every host
-//! interface, a disk cache of compiled components, and an epoch ticker that
-//! enforces step timeouts even on a guest spinning in a loop.
+//! interface, a disk cache of compiled components, a pool of instance slots
+//! sized from the steps' memory caps (a fresh instance per step is cheap),
+//! and an epoch ticker that enforces step timeouts even on a guest spinning
+//! in a loop.
 
 mod cache;
 mod check;
+pub mod limits;
 
-pub use cache::sha256_hex;
+pub use cache::{sha256_hex, Cache};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::Config;
+use wasmtime::{Config, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::bindings::StepPre;
 use crate::capabilities::{self, StepState};
@@ -69,15 +72,35 @@ pub struct LoadedComponent {
 pub struct Engine {
     engine: wasmtime::Engine,
     linker: Linker<StepState>,
-    cache_dir: Option<PathBuf>,
+    cache: Option<Cache>,
     loaded: Mutex<HashMap<PathBuf, LoadedComponent>>,
     ticking: Arc<AtomicBool>,
 }
 
+/// Instances alive at once by default: steps run one at a time, and a
+/// finished step's instance is dropped before the next starts.
+pub const DEFAULT_CONCURRENCY: u32 = 4;
+/// Bytes of each memory and table slot kept mapped between instances.
+const KEEP_RESIDENT: usize = 1 << 20;
+/// Elements one table may hold (a Python component's function table is large).
+const TABLE_ELEMENTS: usize = 100_000;
+
 /// Builds an [`Engine`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EngineBuilder {
     cache_dir: Option<PathBuf>,
+    memory_cap: usize,
+    concurrency: u32,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            cache_dir: None,
+            memory_cap: crate::plan::Limits::default().memory_bytes,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
 }
 
 impl EngineBuilder {
@@ -87,14 +110,36 @@ impl EngineBuilder {
         self
     }
 
+    /// The largest `memory` of any step: the size of a pool's memory slot.
+    pub fn memory_cap(&mut self, bytes: usize) -> &mut Self {
+        self.memory_cap = bytes;
+        self
+    }
+
+    /// How many step instances may be alive at once.
+    pub fn concurrency(&mut self, instances: u32) -> &mut Self {
+        self.concurrency = instances.max(1);
+        self
+    }
+
     /// Create the engine and start its epoch ticker.
     pub fn build(&self) -> wasmtime::Result<Engine> {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pool()));
         let engine = wasmtime::Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         capabilities::add_to_linker(&mut linker)?;
+        let cache = match &self.cache_dir {
+            Some(dir) => Some(Cache::open(dir).map_err(|e| {
+                wasmtime::Error::msg(format!(
+                    "cannot use the compiled-code cache {}: {e} (or run with --no-cache)",
+                    dir.display()
+                ))
+            })?),
+            None => None,
+        };
         let ticking = Arc::new(AtomicBool::new(true));
         let (e, t) = (engine.clone(), ticking.clone());
         std::thread::Builder::new()
@@ -108,10 +153,39 @@ impl EngineBuilder {
         Ok(Engine {
             engine,
             linker,
-            cache_dir: self.cache_dir.clone(),
+            cache,
             loaded: Mutex::default(),
             ticking,
         })
+    }
+}
+
+impl EngineBuilder {
+    /// Slots for `concurrency` instances, each within the per-step limits of
+    /// [`limits`]: instantiating from a warm slot skips the mmap and page
+    /// faults of a fresh allocation.
+    fn pool(&self) -> PoolingAllocationConfig {
+        let n = self.concurrency;
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            .total_core_instances(n * limits::MAX_INSTANCES as u32)
+            .total_memories(n * limits::MAX_MEMORIES as u32)
+            .total_tables(n * limits::MAX_TABLES as u32)
+            .total_stacks(n)
+            .max_core_instances_per_component(limits::MAX_INSTANCES as u32)
+            .max_memories_per_component(limits::MAX_MEMORIES as u32)
+            .max_tables_per_component(limits::MAX_TABLES as u32)
+            // Rust components declare a few memories per module (the
+            // adapter's); one per module is wasmtime's default and too few.
+            .max_memories_per_module(limits::MAX_MEMORIES as u32)
+            .max_tables_per_module(limits::MAX_TABLES as u32)
+            .max_memory_size(self.memory_cap)
+            .table_elements(TABLE_ELEMENTS)
+            // Reset a small guest's memory by zeroing it rather than handing
+            // the pages back to the kernel and faulting them in again.
+            .linear_memory_keep_resident(KEEP_RESIDENT)
+            .table_keep_resident(KEEP_RESIDENT);
+        pool
     }
 }
 
@@ -142,14 +216,19 @@ impl Engine {
             path: path.into(),
             source,
         })?;
-        let component =
-            cache::compile(&self.engine, &bytes, self.cache_dir.as_deref()).map_err(|e| {
-                LoadError::Invalid {
-                    path: path.into(),
-                    reason: format!("{e:#}"),
-                }
-            })?;
-        let info = check::inspect(&self.engine, &component, &bytes);
+        self.load_bytes(path, &bytes)
+    }
+
+    /// Like [`Engine::load`], from bytes already read (and verified) by the
+    /// caller; `path` names the module in messages.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<LoadedComponent, LoadError> {
+        let component = cache::compile(&self.engine, bytes, self.cache.as_ref()).map_err(|e| {
+            LoadError::Invalid {
+                path: path.into(),
+                reason: format!("{e:#}"),
+            }
+        })?;
+        let info = check::inspect(&self.engine, &component, bytes);
         check::compatible(&info).map_err(|reason| LoadError::Incompatible {
             path: path.into(),
             reason,
@@ -178,7 +257,7 @@ impl Engine {
             path: path.into(),
             source,
         })?;
-        let component: Component = cache::compile(&self.engine, &bytes, self.cache_dir.as_deref())
+        let component: Component = cache::compile(&self.engine, &bytes, self.cache.as_ref())
             .map_err(|e| LoadError::Invalid {
                 path: path.into(),
                 reason: format!("{e:#}"),

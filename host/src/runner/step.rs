@@ -6,13 +6,14 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime::Store;
 
-use super::result::Outcome;
 use crate::bindings::types;
 use crate::capabilities::{StepCtx, StepState};
+use crate::engine::limits::{LimitExceeded, StepLimiter};
 use crate::engine::LoadedComponent;
 use crate::plan::Limits;
+use crate::results::Outcome;
 
 /// What running a step produced.
 pub struct StepRun {
@@ -26,12 +27,8 @@ pub struct StepRun {
 
 /// A new Store for one instance, with the step's limits.
 pub fn new_store(engine: &wasmtime::Engine, ctx: StepCtx, limits: &Limits) -> Store<StepState> {
-    let store_limits = StoreLimitsBuilder::new()
-        .memory_size(limits.memory_bytes)
-        // A clear trap beats a guest-side "allocation failed" abort.
-        .trap_on_grow_failure(true)
-        .build();
-    let mut store = Store::new(engine, StepState::new(ctx, store_limits));
+    let limiter = StepLimiter::new(limits.memory_bytes);
+    let mut store = Store::new(engine, StepState::new(ctx, limiter));
     store.limiter(|s| &mut s.limits);
     // Yield to the executor every tick: a spinning guest stays cancellable
     // (timeout, Ctrl-C) instead of holding its thread until it returns.
@@ -56,7 +53,7 @@ pub async fn run(
     let outcome =
         match tokio::time::timeout(limits.timeout + Duration::from_millis(500), call).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => Outcome::Failed(describe_trap(&e, limits)),
+            Ok(Err(e)) => Outcome::Failed(describe_trap(&e)),
             Err(_) => Outcome::Failed(format!(
                 "timed out after {:?} (raise `timeout`)",
                 limits.timeout
@@ -117,16 +114,12 @@ async fn prepare_and_execute(
     )
 }
 
-fn describe_trap(e: &wasmtime::Error, limits: &Limits) -> String {
-    let text = format!("{e:#}");
-    if text.contains("forcing trap when growing memory") {
-        format!(
-            "guest trapped: memory limit of {} MiB exceeded (raise `memory`)",
-            limits.memory_bytes >> 20
-        )
-    } else {
-        format!("guest trapped: {}", text.lines().next().unwrap_or(&text))
+fn describe_trap(e: &wasmtime::Error) -> String {
+    if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
+        return format!("guest trapped: {limit}");
     }
+    let text = format!("{e:#}");
+    format!("guest trapped: {}", text.lines().next().unwrap_or(&text))
 }
 
 fn clip(s: &str) -> String {
@@ -141,14 +134,22 @@ fn clip(s: &str) -> String {
     }
 }
 
-/// Ask a component for its stages (used to check step names before running).
+/// Ask a component for its stages (to check step names before running),
+/// outside any step: no worker, no network, a deadline.
 pub async fn stages(
     engine: &wasmtime::Engine,
     component: &LoadedComponent,
-    ctx: StepCtx,
-) -> wasmtime::Result<Vec<types::StageInfo>> {
+    timeout: Duration,
+) -> Result<Vec<types::StageInfo>, String> {
     let limits = Limits::default();
-    let mut store = new_store(engine, ctx, &limits);
-    let instance = component.pre.instantiate_async(&mut store).await?;
-    instance.call_stages(&mut store).await
+    let mut store = new_store(engine, StepCtx::probe(), &limits);
+    let call = async {
+        let instance = component.pre.instantiate_async(&mut store).await?;
+        instance.call_stages(&mut store).await
+    };
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(stages)) => Ok(stages),
+        Ok(Err(e)) => Err(describe_trap(&e)),
+        Err(_) => Err(format!("stages() did not return within {timeout:?}")),
+    }
 }

@@ -1,6 +1,9 @@
 //! `promwasm:step/http`: outbound HTTP limited to an allow-list settled from
-//! the plan (the workers' URLs, `middle_server_url`, `allowed_hosts`).
-//! A denial is a WIT error the guest can handle, never a trap.
+//! the plan (the workers' URLs, `middle_server_url`, `allowed_hosts`),
+//! checked against the URL and against every address a name resolves to
+//! ([`allow`]). A denial is a WIT error the guest can handle, never a trap.
+
+mod allow;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,76 +13,8 @@ use reqwest::Url;
 
 use super::StepCtx;
 use crate::bindings::http::{Host, HttpError, Request, Response};
-use crate::plan::Plan;
-
-/// Hosts a step may reach: `(host, port)`; a `None` port allows any port.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AllowList(Vec<(String, Option<u16>)>);
-
-impl AllowList {
-    /// The plan's allow-list.
-    pub fn from_plan(plan: &Plan) -> Self {
-        let mut list = AllowList::default();
-        for w in &plan.workers {
-            list.add_url(&w.url);
-        }
-        if let Some(url) = &plan.middle_server_url {
-            list.add_url(url);
-        }
-        for host in &plan.allowed_hosts {
-            list.add_host(host);
-        }
-        list
-    }
-
-    fn add_url(&mut self, url: &str) {
-        if let Ok(url) = Url::parse(url) {
-            if let Some(host) = url.host_str() {
-                self.0.push((normalise(host), url.port_or_known_default()));
-            }
-        }
-    }
-
-    /// Allow `host` or `host:port`.
-    pub fn add_host(&mut self, entry: &str) {
-        let entry = entry
-            .trim()
-            .trim_start_matches("http://")
-            .trim_start_matches("https://");
-        let entry = entry.trim_end_matches('/');
-        match entry
-            .rsplit_once(':')
-            .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-        {
-            Some((host, port)) => self.0.push((normalise(host), Some(port))),
-            None => self.0.push((normalise(entry), None)),
-        }
-    }
-
-    /// Whether `url` may be requested.
-    pub fn permits(&self, url: &Url) -> bool {
-        let Some(host) = url.host_str() else {
-            return false;
-        };
-        let host = normalise(host);
-        let port = url.port_or_known_default();
-        self.0
-            .iter()
-            .any(|(h, p)| *h == host && (p.is_none() || *p == port))
-    }
-}
-
-/// Loopback names are one host: a worker at `localhost:5000` is also `127.0.0.1:5000`.
-fn normalise(host: &str) -> String {
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_ascii_lowercase();
-    match host.as_str() {
-        "localhost" | "127.0.0.1" | "::1" => "localhost".into(),
-        _ => host,
-    }
-}
+pub use allow::AllowList;
+use allow::{AddressDenied, CheckedResolver};
 
 /// A redirect to a host that is not allowed.
 #[derive(Debug)]
@@ -93,19 +28,25 @@ impl std::fmt::Display for RedirectDenied {
 
 impl std::error::Error for RedirectDenied {}
 
-/// One step's HTTP capability.
-pub struct HttpCtx {
+/// The run's HTTP client: one connection pool for every step, whose redirect
+/// policy re-checks each hop against the allow-list.
+#[derive(Clone)]
+pub struct HttpClient {
     client: reqwest::Client,
     allow: Arc<AllowList>,
-    max_response_bytes: usize,
-    deadline: Instant,
 }
 
-impl HttpCtx {
-    /// A client that re-checks every redirect against `allow`.
-    pub fn new(allow: Arc<AllowList>, max_response_bytes: usize, deadline: Instant) -> Self {
+impl HttpClient {
+    /// A client for `allow`.
+    pub fn new(allow: AllowList) -> reqwest::Result<Self> {
+        let allow = Arc::new(allow);
         let policy_allow = allow.clone();
         let client = reqwest::Client::builder()
+            // Names resolve through the allow-list's checks, and those
+            // addresses are the ones connected to.
+            .dns_resolver(Arc::new(CheckedResolver::new(allow.clone())))
+            // A proxy would resolve names itself, past our checks.
+            .no_proxy()
             .redirect(redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= 10 {
                     attempt.error("too many redirects")
@@ -116,12 +57,31 @@ impl HttpCtx {
                     attempt.error(RedirectDenied(url))
                 }
             }))
-            .build()
-            // Building only fails when TLS cannot initialise; every request would fail alike.
-            .unwrap_or_default();
+            .build()?;
+        Ok(HttpClient { client, allow })
+    }
+
+    /// A client that may reach nothing (calls outside any step).
+    pub fn deny_all() -> Self {
+        HttpClient {
+            client: reqwest::Client::new(),
+            allow: Arc::default(),
+        }
+    }
+}
+
+/// One step's HTTP capability: the run's client, the step's limits.
+pub struct HttpCtx {
+    http: HttpClient,
+    max_response_bytes: usize,
+    deadline: Instant,
+}
+
+impl HttpCtx {
+    /// Requests through `http`, answers up to `max_response_bytes`, all before `deadline`.
+    pub fn new(http: HttpClient, max_response_bytes: usize, deadline: Instant) -> Self {
         HttpCtx {
-            client,
-            allow,
+            http,
             max_response_bytes,
             deadline,
         }
@@ -130,12 +90,7 @@ impl HttpCtx {
     async fn send(&self, req: Request) -> Result<Response, HttpError> {
         let url = Url::parse(&req.url)
             .map_err(|e| HttpError::Transport(format!("bad URL `{}`: {e}", req.url)))?;
-        if !self.allow.permits(&url) {
-            return Err(HttpError::NotAllowed(format!(
-                "{} is not on the allow-list (the workers, middle_server_url and allowed_hosts in config.yaml)",
-                url.host_str().unwrap_or("?")
-            )));
-        }
+        self.http.allow.check(&url).map_err(HttpError::NotAllowed)?;
         let method = reqwest::Method::from_bytes(req.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| HttpError::Transport(format!("bad method `{}`", req.method)))?;
         let remaining = self.deadline.saturating_duration_since(Instant::now());
@@ -143,8 +98,16 @@ impl HttpCtx {
             .timeout_ms
             .map(|ms| Duration::from_millis(ms.into()).min(remaining))
             .unwrap_or(remaining);
-        let mut builder = self.client.request(method, url.clone()).timeout(timeout);
+        let mut builder = self
+            .http
+            .client
+            .request(method, url.clone())
+            .timeout(timeout);
         for (name, value) in &req.headers {
+            // The host decides where the request goes and how it is framed.
+            if !allow::guest_may_set(name) {
+                continue;
+            }
             builder = builder.header(name, value);
         }
         if let Some(body) = req.body {
@@ -186,45 +149,20 @@ fn classify(url: &Url, e: reqwest::Error) -> HttpError {
         if let Some(denied) = err.downcast_ref::<RedirectDenied>() {
             return HttpError::NotAllowed(denied.to_string());
         }
+        if let Some(denied) = err.downcast_ref::<AddressDenied>() {
+            return HttpError::NotAllowed(denied.to_string());
+        }
         source = err.source();
     }
     if e.is_timeout() {
         HttpError::Timeout(format!("{url} did not answer in time"))
     } else {
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            message = format!("{message}: {s}");
-            source = s.source();
-        }
-        HttpError::Transport(message)
+        HttpError::Transport(crate::error_chain::error_chain(&e))
     }
 }
 
 impl Host for StepCtx {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
         self.http.send(request).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_names_match_and_ports_matter() {
-        let mut list = AllowList::default();
-        list.add_url("http://localhost:5000");
-        list.add_host("api.example.com");
-        list.add_host("other.example:8443");
-        let ok = |u: &str| list.permits(&Url::parse(u).unwrap());
-        assert!(ok("http://127.0.0.1:5000/task"));
-        assert!(ok("http://localhost:5000/"));
-        assert!(!ok("http://localhost:5001/"));
-        assert!(ok("https://api.example.com/x"));
-        assert!(ok("http://api.example.com:9999/x"));
-        assert!(ok("https://other.example:8443/"));
-        assert!(!ok("https://other.example/"));
-        assert!(!ok("http://evil.example/"));
     }
 }
