@@ -115,11 +115,14 @@ fn sha256_of(module: &Path) -> String {
 }
 
 /// The compiled components in `dir`, by file name, with their bytes.
+/// The compiled entries in a cache folder (not its key).
 fn cache_entries(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
-                .filter(|e| e.path().is_file())
+                .filter(|e| {
+                    e.path().is_file() && e.path().extension().is_some_and(|x| x == "cwasm")
+                })
                 .map(|e| {
                     (
                         e.file_name().to_string_lossy().into_owned(),
@@ -200,4 +203,24 @@ fn compiled_components_are_cached_by_module_digest() {
         "test_guests' echo ran, compiled from the module"
     );
     assert_ne!(&after[entry], bytes);
+
+    // With the cache: the swapped entry does not verify under this name
+    // (entries are authenticated, name and bytes), so it is not loaded: the
+    // right component runs, and the entry is replaced by a good one.
+    run("{guests}", &[]);
+    assert_eq!(
+        p.report()["steps"][0]["detail"],
+        serde_json::json!({}),
+        "test_guests' echo ran, not orca's code from the swapped entry"
+    );
+    let healed = cache_entries(cache.path());
+    assert_ne!(
+        healed[entry], both[&orca_entry],
+        "the bad entry was replaced"
+    );
+    // The key that authenticates entries is the user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&cache.path().join("key")), 0o600);
+    assert_eq!(mode(cache.path()), 0o700);
 }
