@@ -1,0 +1,199 @@
+//! The round loop: from the resume point, each round's steps in order. A
+//! step is skipped (`skip_if`) or tried (`retry`), its result recorded and
+//! the state saved; a failed step ends the run, and the next run resumes at
+//! it. How one try runs is the caller's ([`Attempts`]), so this loop is
+//! tested without processes or components.
+
+use std::time::{Duration, Instant};
+
+use crate::capabilities::log::LogCtx;
+use crate::events::{Event, Events};
+use crate::plan::StepPlan;
+use crate::results::{Outcome, RunFailure, RunResult, StepResult};
+use crate::state::State;
+
+use super::store::StateStore;
+
+/// Running one try of a step, and watching what steps depend on.
+pub trait Attempts {
+    /// One try of `step` in `round`; its log goes to `log`.
+    async fn attempt(&self, step: &StepPlan, round: u32, log: &LogCtx) -> Outcome;
+
+    /// Fails when a worker has died; asked before every step.
+    fn check_workers(&mut self) -> Result<(), String>;
+}
+
+/// The steps of every round, and where their progress is kept.
+pub struct RoundLoop<'a> {
+    /// Steps in run order.
+    pub steps: &'a [StepPlan],
+    /// Worker names by index (a step names its worker by index).
+    pub workers: &'a [String],
+    /// Rounds in all.
+    pub max_rounds: u32,
+    /// The state, saved after every step.
+    pub store: &'a StateStore,
+    /// Where progress is reported.
+    pub events: &'a Events,
+}
+
+impl RoundLoop<'_> {
+    /// Run every round from the resume point, adding each step's result to
+    /// `result`. Returns early when a step fails (its result says so) or with
+    /// the run-level failure that stopped it.
+    pub async fn run(
+        &self,
+        attempts: &mut impl Attempts,
+        result: &mut RunResult,
+    ) -> Result<(), RunFailure> {
+        loop {
+            let (round, last) = self
+                .store
+                .read(|s| (s.current_round, s.last_completed_step.clone()));
+            if round > self.max_rounds {
+                return Ok(());
+            }
+            for step in &self.steps[resume_index(self.steps, last.as_deref())..] {
+                attempts.check_workers().map_err(RunFailure::WorkerDied)?;
+                let r = self.step(&*attempts, step, round).await;
+                let failed = matches!(r.outcome, Outcome::Failed(_));
+                result.steps.push(r);
+                // Saved either way: what the step wrote to the store is kept;
+                // only a step that did not fail moves the resume point.
+                self.store
+                    .update(|s| {
+                        if !failed {
+                            s.last_completed_step = Some(step.name.clone());
+                        }
+                    })
+                    .map_err(machine)?;
+                if failed {
+                    return Ok(());
+                }
+            }
+            self.events.emit(Event::RoundFinished { round });
+            if round >= self.max_rounds {
+                return Ok(());
+            }
+            self.store.update(State::next_round).map_err(machine)?;
+        }
+    }
+
+    /// Run one step in `round` (0: the post-load hook): skip it, or try it
+    /// as often as its `retry` says. Emits its start and its result.
+    pub async fn step(&self, attempts: &impl Attempts, step: &StepPlan, round: u32) -> StepResult {
+        let worker = self.workers.get(step.worker).map_or("?", String::as_str);
+        self.events.emit(Event::StepStarted {
+            round,
+            max_rounds: self.max_rounds,
+            step: step.name.clone(),
+            stage: step.stage.clone(),
+            worker: worker.to_string(),
+            description: step.description.clone(),
+        });
+        let skip = self.store.read(|state| {
+            step.skip_if
+                .reason(round, self.max_rounds, |key| state.get(key).is_some())
+        });
+        let log = LogCtx::new(self.events.clone(), round, &step.name, worker);
+        let started = Instant::now();
+        let (outcome, tries) = match skip {
+            Some(reason) => (Outcome::Skipped(reason), 0),
+            None => self.tries(attempts, step, round, worker, &log).await,
+        };
+        let outcome = match outcome {
+            Outcome::Failed(msg) => Outcome::Failed(locate(step, worker, round, &msg)),
+            other => other,
+        };
+        let r = StepResult {
+            round,
+            step: step.name.clone(),
+            worker: worker.to_string(),
+            stage: step.stage.clone(),
+            outcome,
+            attempts: tries,
+            duration: if tries == 0 {
+                Duration::ZERO
+            } else {
+                started.elapsed()
+            },
+            log: log.lines(),
+        };
+        self.events.emit(Event::StepFinished(r.clone()));
+        r
+    }
+
+    /// Try until the step succeeds or its tries are used up; the last
+    /// outcome and how many tries it took.
+    async fn tries(
+        &self,
+        attempts: &impl Attempts,
+        step: &StepPlan,
+        round: u32,
+        worker: &str,
+        log: &LogCtx,
+    ) -> (Outcome, u32) {
+        let retry = &step.retry;
+        let mut attempt = 1;
+        loop {
+            let outcome = attempts.attempt(step, round, log).await;
+            let why = match &outcome {
+                Outcome::Failed(why) => why.clone(),
+                Outcome::Skipped(why) if retry.until_success => why.clone(),
+                _ => return (outcome, attempt),
+            };
+            if attempt >= retry.attempts {
+                return match outcome {
+                    Outcome::Skipped(reason) => (
+                        Outcome::Failed(format!(
+                            "still skipping after {attempt} attempts (`until: success`): {reason}"
+                        )),
+                        attempt,
+                    ),
+                    other => (other, attempt),
+                };
+            }
+            self.events.emit(Event::StepRetry {
+                round,
+                step: step.name.clone(),
+                worker: worker.to_string(),
+                attempt,
+                attempts: retry.attempts,
+                why,
+                next_in: retry.interval,
+            });
+            tokio::time::sleep(retry.interval).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// Where in `steps` to start: after the last completed one. A name no longer
+/// in the steps (the config changed) starts the round over.
+fn resume_index(steps: &[StepPlan], last_completed: Option<&str>) -> usize {
+    last_completed
+        .and_then(|l| steps.iter().position(|s| s.name == l))
+        .map_or(0, |i| i + 1)
+}
+
+/// A failure message that names where it happened.
+fn locate(step: &StepPlan, worker: &str, round: u32, msg: &str) -> String {
+    if round == 0 {
+        format!(
+            "post-load hook (stage `{}`, worker `{worker}`): {msg}",
+            step.stage
+        )
+    } else {
+        format!(
+            "round {round}, step `{}` (stage `{}`, worker `{worker}`): {msg}",
+            step.name, step.stage
+        )
+    }
+}
+
+fn machine(e: crate::state::StateError) -> RunFailure {
+    RunFailure::Machine(e.to_string())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,347 @@
+//! The round loop with scripted outcomes: no processes, no components.
+
+use super::*;
+use crate::events::Recorder;
+use crate::plan::{DbAccess, Limits, ModuleSource, Origin, Retry, RoundRef, SkipIf};
+use serde_json::json;
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+fn step(name: &str) -> StepPlan {
+    StepPlan {
+        name: name.into(),
+        description: String::new(),
+        worker: 0,
+        module: ModuleSource::File("m.wasm".into()),
+        stage: name.into(),
+        args: "{}".into(),
+        limits: Limits::default(),
+        db: DbAccess::None,
+        retry: Retry::default(),
+        skip_if: SkipIf::default(),
+        origin: Origin {
+            file: "config.yaml".into(),
+            pos: Default::default(),
+        },
+    }
+}
+
+/// Scripted outcomes per step name (the last one repeats); records every try.
+#[derive(Default)]
+struct Script {
+    outcomes: HashMap<String, Vec<Outcome>>,
+    tried: RefCell<Vec<(u32, String)>>,
+    dead_after: Option<usize>,
+}
+
+impl Script {
+    fn with(mut self, step: &str, outcomes: Vec<Outcome>) -> Self {
+        self.outcomes.insert(step.into(), outcomes);
+        self
+    }
+    fn tried(&self) -> Vec<(u32, String)> {
+        self.tried.borrow().clone()
+    }
+}
+
+impl Attempts for Script {
+    async fn attempt(&self, step: &StepPlan, round: u32, log: &LogCtx) -> Outcome {
+        let n = self
+            .tried
+            .borrow()
+            .iter()
+            .filter(|(r, s)| *r == round && *s == step.name)
+            .count();
+        self.tried.borrow_mut().push((round, step.name.clone()));
+        log.line("info", &format!("try {}", n + 1));
+        match self.outcomes.get(&step.name) {
+            Some(list) => list[n.min(list.len() - 1)].clone(),
+            None => Outcome::Passed(json!(null)),
+        }
+    }
+
+    fn check_workers(&mut self) -> Result<(), String> {
+        match self.dead_after {
+            Some(n) if self.tried.borrow().len() >= n => Err("worker `w` exited".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: StateStore,
+    path: std::path::PathBuf,
+    events: Events,
+    recorder: Recorder,
+    workers: Vec<String>,
+}
+
+fn fixture(state: State) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = State::path_in(dir.path());
+    let recorder = Recorder::default();
+    Fixture {
+        store: StateStore::new(state, &path),
+        path,
+        events: Events::new(vec![Box::new(recorder.clone())]),
+        recorder,
+        workers: vec!["w".into()],
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    fn looped<'a>(&'a self, steps: &'a [StepPlan], max_rounds: u32) -> RoundLoop<'a> {
+        RoundLoop {
+            steps,
+            workers: &self.workers,
+            max_rounds,
+            store: &self.store,
+            events: &self.events,
+        }
+    }
+    fn saved(&self) -> State {
+        State::load(&self.path).unwrap().unwrap()
+    }
+}
+
+fn fresh() -> State {
+    State::fresh("run".into(), Default::default())
+}
+
+async fn run(
+    f: &Fixture,
+    steps: &[StepPlan],
+    rounds: u32,
+    script: &mut Script,
+) -> (RunResult, Result<(), RunFailure>) {
+    let mut result = RunResult::default();
+    let end = f.looped(steps, rounds).run(script, &mut result).await;
+    (result, end)
+}
+
+#[tokio::test]
+async fn every_round_runs_every_step_in_order_and_saves_progress() {
+    let f = fixture(fresh());
+    let steps = [step("a"), step("b")];
+    let mut script = Script::default();
+    let (result, end) = run(&f, &steps, 2, &mut script).await;
+    assert_eq!(end, Ok(()));
+    let order: Vec<(u32, String)> = vec![
+        (1, "a".into()),
+        (1, "b".into()),
+        (2, "a".into()),
+        (2, "b".into()),
+    ];
+    assert_eq!(script.tried(), order);
+    assert!(result.passed());
+    let saved = f.saved();
+    assert_eq!(
+        (saved.current_round, saved.last_completed_step.as_deref()),
+        (2, Some("b"))
+    );
+    let rounds: Vec<u32> = f
+        .recorder
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::RoundFinished { round } => Some(*round),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rounds, [1, 2]);
+}
+
+#[tokio::test]
+async fn a_resumed_run_starts_after_the_last_completed_step() {
+    let mut state = fresh();
+    state.next_round();
+    state.last_completed_step = Some("a".into());
+    let f = fixture(state);
+    let steps = [step("a"), step("b"), step("c")];
+    let mut script = Script::default();
+    run(&f, &steps, 3, &mut script).await.1.unwrap();
+    let tried: Vec<String> = script
+        .tried()
+        .iter()
+        .map(|(r, s)| format!("{r}{s}"))
+        .collect();
+    assert_eq!(tried, ["2b", "2c", "3a", "3b", "3c"]);
+}
+
+#[test]
+fn an_unknown_resume_point_starts_the_round_over() {
+    let steps = [step("a"), step("b")];
+    assert_eq!(resume_index(&steps, None), 0);
+    assert_eq!(resume_index(&steps, Some("a")), 1);
+    assert_eq!(resume_index(&steps, Some("b")), 2);
+    assert_eq!(resume_index(&steps, Some("renamed")), 0);
+}
+
+#[tokio::test]
+async fn a_failed_step_stops_the_run_and_stays_the_resume_point() {
+    let f = fixture(fresh());
+    let steps = [step("a"), step("b"), step("c")];
+    let mut script = Script::default().with("b", vec![Outcome::Failed("boom".into())]);
+    let (result, end) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(end, Ok(()));
+    assert_eq!(script.tried().len(), 2, "c never ran");
+    assert!(!result.passed());
+    assert_eq!(
+        result.steps[1].outcome,
+        Outcome::Failed("round 1, step `b` (stage `b`, worker `w`): boom".into())
+    );
+    assert_eq!(f.saved().last_completed_step.as_deref(), Some("a"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_until_success_with_the_interval_between_tries() {
+    let f = fixture(fresh());
+    let mut flaky = step("flaky");
+    flaky.retry = Retry {
+        attempts: 3,
+        interval: Duration::from_secs(7),
+        until_success: false,
+    };
+    let steps = [flaky];
+    let mut script = Script::default().with(
+        "flaky",
+        vec![
+            Outcome::Failed("1".into()),
+            Outcome::Failed("2".into()),
+            Outcome::Passed(json!(3)),
+        ],
+    );
+    let started = tokio::time::Instant::now();
+    let (result, _) = run(&f, &steps, 1, &mut script).await;
+    // Paused time: exactly two pauses of the interval passed.
+    assert_eq!(started.elapsed(), Duration::from_secs(14));
+    assert_eq!(result.steps[0].attempts, 3);
+    assert_eq!(result.steps[0].outcome, Outcome::Passed(json!(3)));
+    // The log keeps every try's lines.
+    assert_eq!(
+        result.steps[0].log,
+        [" info try 1", " info try 2", " info try 3"]
+    );
+    let retries: Vec<u32> = f
+        .recorder
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepRetry { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries, [1, 2]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_still_failing_after_its_tries_fails() {
+    let f = fixture(fresh());
+    let mut s = step("s");
+    s.retry.attempts = 2;
+    let steps = [s];
+    let mut script = Script::default().with("s", vec![Outcome::Failed("no".into())]);
+    let (result, _) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(result.steps[0].attempts, 2);
+    assert!(matches!(&result.steps[0].outcome, Outcome::Failed(m) if m.ends_with(": no")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn until_success_retries_skips_and_fails_a_step_still_skipping() {
+    let f = fixture(fresh());
+    let mut s = step("poll");
+    s.retry = Retry {
+        attempts: 2,
+        interval: Duration::from_millis(1),
+        until_success: true,
+    };
+    let steps = [s.clone()];
+    let mut script = Script::default().with("poll", vec![Outcome::Skipped("not yet".into())]);
+    let (result, _) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(
+            result.steps[0].outcome,
+            Outcome::Failed(
+                "round 1, step `poll` (stage `poll`, worker `w`): still skipping after 2 attempts (`until: success`): not yet"
+                    .into()
+            )
+        );
+    // Without `until: success` a skip is an outcome like any other.
+    s.retry.until_success = false;
+    let f = fixture(fresh());
+    let steps = [s];
+    let mut script = Script::default().with("poll", vec![Outcome::Skipped("not yet".into())]);
+    let (result, _) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(result.steps[0].outcome, Outcome::Skipped("not yet".into()));
+    assert_eq!(result.steps[0].attempts, 1);
+}
+
+#[tokio::test]
+async fn skip_if_skips_without_trying() {
+    let mut state = fresh();
+    state
+        .set("pr_url", json!("https://x"), crate::state::Scope::Global)
+        .unwrap();
+    let f = fixture(state);
+    let mut first_only = step("first-only");
+    first_only.skip_if.rounds = vec![RoundRef::Number(2), RoundRef::Last];
+    let mut needs_pr = step("needs-missing");
+    needs_pr.skip_if.unset = vec!["missing".into()];
+    let mut unless_pr = step("unless-pr");
+    unless_pr.skip_if.set = vec!["pr_url".into()];
+    let steps = [first_only, needs_pr, unless_pr];
+    let mut script = Script::default();
+    let (result, _) = run(&f, &steps, 3, &mut script).await;
+    let tried: Vec<String> = script
+        .tried()
+        .iter()
+        .map(|(r, s)| format!("{r}{s}"))
+        .collect();
+    assert_eq!(tried, ["1first-only"]);
+    let skipped: Vec<(u32, &str, u32)> = result
+        .steps
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            Outcome::Skipped(why) => Some((r.round, why.as_str(), r.attempts)),
+            _ => None,
+        })
+        .collect();
+    assert!(skipped.contains(&(2, "skip_if: round 2", 0)), "{skipped:?}");
+    assert!(skipped.contains(&(3, "skip_if: round 3", 0)), "{skipped:?}");
+    assert!(
+        skipped.contains(&(1, "skip_if: `missing` is unset", 0)),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.contains(&(1, "skip_if: `pr_url` is set", 0)),
+        "{skipped:?}"
+    );
+    assert!(result.passed());
+}
+
+#[tokio::test]
+async fn a_dead_worker_stops_the_run_before_the_next_step() {
+    let f = fixture(fresh());
+    let steps = [step("a"), step("b")];
+    let mut script = Script {
+        dead_after: Some(1),
+        ..Default::default()
+    };
+    let (result, end) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(end, Err(RunFailure::WorkerDied("worker `w` exited".into())));
+    assert_eq!(result.steps.len(), 1);
+    assert_eq!(f.saved().last_completed_step.as_deref(), Some("a"));
+}
+
+#[tokio::test]
+async fn the_post_load_hook_is_named_as_such() {
+    let f = fixture(fresh());
+    let hook = step("post-load");
+    let script = Script::default().with("post-load", vec![Outcome::Failed("bad".into())]);
+    let r = f.looped(&[], 1).step(&script, &hook, 0).await;
+    assert_eq!(
+        r.outcome,
+        Outcome::Failed("post-load hook (stage `post-load`, worker `w`): bad".into())
+    );
+}
