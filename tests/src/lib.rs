@@ -8,7 +8,8 @@
 //! - `PROMWASM_BIN`: the `promwasm` binary;
 //! - `ORCA_SERVER_BIN`: the example worker server;
 //! - `PROMWASM_GUEST_DIR`: the folder holding the guest components
-//!   (`test_guests.wasm`, `orca_steps.wasm`).
+//!   (`test_guests.wasm`, `orca_steps.wasm`, `hostile_guests.wasm`,
+//!   `hostile_stages.wasm`).
 //!
 //! Nothing is looked up under `./target`: with `CARGO_TARGET_DIR` set, or
 //! after a failed build, that would drive stale builds. Without these
@@ -469,13 +470,14 @@ impl Project {
         )
     }
 
-    /// config.yaml: `task_id: test-task` plus `body`; `{guests}` and `{orca}`
-    /// are replaced by the test guest and example step component paths.
+    /// config.yaml: `task_id: test-task` plus `body`; `{guests}`, `{orca}`,
+    /// `{hostile}` and `{hostile_stages}` are replaced by the component paths
+    /// (see [`with_guests`]).
     pub fn config(&self, body: &str) -> &Self {
         self.config_raw(&format!("task_id: test-task\n{body}"))
     }
 
-    /// config.yaml exactly as `body` says (with `{guests}` and `{orca}` replaced).
+    /// config.yaml exactly as `body` says (placeholders replaced as in [`with_guests`]).
     pub fn config_raw(&self, body: &str) -> &Self {
         self.write("config.yaml", &with_guests(body))
     }
@@ -679,14 +681,19 @@ impl Drop for Live {
     }
 }
 
-/// `body` with `{guests}` and `{orca}` replaced by the guest component paths.
+/// `body` with `{guests}`, `{orca}`, `{hostile}` and `{hostile_stages}`
+/// replaced by the guest component paths.
 pub fn with_guests(body: &str) -> String {
     let mut body = body.to_string();
-    if body.contains("{guests}") {
-        body = body.replace("{guests}", &guest("test_guests").to_string_lossy());
-    }
-    if body.contains("{orca}") {
-        body = body.replace("{orca}", &guest("orca_steps").to_string_lossy());
+    for (placeholder, name) in [
+        ("{guests}", "test_guests"),
+        ("{orca}", "orca_steps"),
+        ("{hostile}", "hostile_guests"),
+        ("{hostile_stages}", "hostile_stages"),
+    ] {
+        if body.contains(placeholder) {
+            body = body.replace(placeholder, &guest(name).to_string_lossy());
+        }
     }
     body
 }

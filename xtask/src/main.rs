@@ -28,7 +28,12 @@ use std::process::{Command, ExitCode, Stdio};
 /// The SecantusDB release we test against (a beta: pinned).
 const SECANTUS: &str = "SecantusDB==0.7.0b3";
 /// Guest crates, built for wasm32-wasip2.
-const GUESTS: &[&str] = &["orca-steps", "test-guests"];
+const GUESTS: &[&str] = &[
+    "orca-steps",
+    "test-guests",
+    "hostile-guests",
+    "hostile-stages",
+];
 const EXAMPLE_CONFIG: &str = "examples/orca/tests/config.yaml";
 
 fn main() -> ExitCode {
