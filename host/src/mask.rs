@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::plan::Plan;
+use crate::plan::{Plan, WorkerPlan};
 
 /// Shorter values are not masked: they would hide ordinary text.
 pub const MIN_SECRET_LEN: usize = 6;
@@ -46,8 +46,13 @@ impl Masker {
     /// mapped env vars whose name (in the server or in the environment)
     /// says secret.
     pub fn from_plan(plan: &Plan) -> Self {
+        Self::from_workers(&plan.workers)
+    }
+
+    /// The secrets of these workers (see [`Masker::from_plan`]).
+    pub fn from_workers(workers: &[std::sync::Arc<WorkerPlan>]) -> Self {
         let mut secrets = Vec::new();
-        for w in &plan.workers {
+        for w in workers {
             for key in w.keys.values() {
                 secrets.extend(key.secret_forms());
             }

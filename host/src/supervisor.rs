@@ -23,6 +23,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::mask::Masker;
+
 /// How long a process gets to exit after SIGTERM before its group gets SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(5);
 /// Lines of each stream kept in the tail quoted by error messages.
@@ -110,6 +112,7 @@ pub struct ProcessBuilder {
     env: Vec<(OsString, OsString)>,
     log_file: Option<PathBuf>,
     sinks: Vec<OutputSink>,
+    masker: Option<Arc<Masker>>,
     grace: Duration,
 }
 
@@ -125,6 +128,7 @@ impl ProcessBuilder {
             env: Vec::new(),
             log_file: None,
             sinks: Vec::new(),
+            masker: None,
             grace: GRACE,
         }
     }
@@ -185,7 +189,14 @@ impl ProcessBuilder {
         self
     }
 
-    /// Also hand every output line to `sink`.
+    /// Replace the secrets `masker` knows in every output line, before it
+    /// reaches sinks, the log file or the tail.
+    pub fn mask(&mut self, masker: Arc<Masker>) -> &mut Self {
+        self.masker = Some(masker);
+        self
+    }
+
+    /// Send every output line to `sink` too.
     pub fn sink(&mut self, sink: OutputSink) -> &mut Self {
         self.sinks.push(sink);
         self
@@ -286,6 +297,7 @@ impl ProcessBuilder {
         let output = Arc::new(Output {
             name: self.name.clone(),
             sinks: self.sinks,
+            masker: self.masker,
             log: log.map(Mutex::new),
             tail: tail.clone(),
         });
@@ -486,6 +498,7 @@ impl Tail {
 struct Output {
     name: String,
     sinks: Vec<OutputSink>,
+    masker: Option<Arc<Masker>>,
     log: Option<Mutex<std::fs::File>>,
     tail: Arc<Mutex<Tail>>,
 }
@@ -504,7 +517,12 @@ async fn pump(stream: impl AsyncRead + Unpin, kind: Stream, output: Arc<Output>)
     let mut reader = BufReader::new(stream);
     let mut buf = Vec::new();
     while let Ok(Some(dropped)) = read_line_capped(&mut reader, &mut buf, MAX_LINE_BYTES).await {
-        let text = String::from_utf8_lossy(&buf);
+        let mut text = String::from_utf8_lossy(&buf);
+        if let Some(m) = &output.masker {
+            if let std::borrow::Cow::Owned(masked) = m.mask(&text) {
+                text = std::borrow::Cow::Owned(masked);
+            }
+        }
         // Tail and log first: an error message quoting the tail may follow at once.
         if let Ok(mut tail) = output.tail.lock() {
             tail.push(kind, cut(&text, TAIL_LINE_BYTES, dropped));

@@ -1,17 +1,17 @@
 //! Worker server processes: started in parallel under the
 //! [`supervisor`](crate::supervisor), each with its env; ready when its port
-//! (or HTTP path) answers; output handed to the caller's sink (or printed with
-//! the worker's name) and kept in a per-worker log file; stopped with SIGTERM
+//! (or HTTP path) answers; output (secrets masked) handed to the caller's sink
+//! and kept in a per-worker log file; stopped with SIGTERM
 //! to the group, a grace period, then SIGKILL.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::mask::Masker;
 use crate::plan::{Launch, Readiness, WorkerPlan};
-use crate::supervisor::{OutputLine, OutputSink, Process, ProcessBuilder, SpawnError, Stream};
+use crate::supervisor::{OutputSink, Process, ProcessBuilder, SpawnError, Stream};
 
 /// Why workers could not be started or kept running.
 #[derive(Debug, thiserror::Error)]
@@ -64,39 +64,31 @@ pub enum WorkerError {
 /// kills what is left so nothing is orphaned even on a panic.
 pub struct WorkerSet {
     running: Vec<Process>,
-    /// No sink was given: say what happens on stdout, as before events existed.
-    console: bool,
 }
 
 /// Start every worker that has a launch command, in parallel, and wait until all are ready.
 ///
-/// Each output line goes to `output`; without one it is printed as
-/// `[worker1] …` (`[worker1 ERR] …` for stderr) together with a line when a
-/// worker starts and stops. Either way it is appended to `log_dir/<worker>.log`.
+/// Each output line goes to `output` and to `log_dir/<worker>.log`, with
+/// secrets masked; `started` hears of each process as it is spawned. Nothing
+/// here prints: the caller turns these into events.
 pub async fn start(
     workers: &[Arc<WorkerPlan>],
     base_env: &BTreeMap<String, String>,
     extra_env: &BTreeMap<String, String>,
     log_dir: &Path,
-    output: Option<OutputSink>,
+    output: OutputSink,
+    started: &(dyn Fn(&WorkerPlan, u32) + Sync),
 ) -> Result<WorkerSet, WorkerError> {
-    let console = output.is_none();
-    let sink = output.unwrap_or_else(|| Arc::new(print_line));
+    let sink = output;
+    // Secrets stay out of the log files and error tails too, not only the console.
+    let masker = Arc::new(Masker::from_workers(workers));
     let mut set = WorkerSet {
         running: Vec::new(),
-        console,
     };
     for w in workers {
         if let Some(launch) = &w.launch {
-            let process = spawn(w, launch, base_env, extra_env, log_dir, &sink)?;
-            if console {
-                println!(
-                    "started worker {} on port {} (pid {})",
-                    w.name,
-                    w.port,
-                    process.pid().unwrap_or(0)
-                );
-            }
+            let process = spawn(w, launch, base_env, extra_env, log_dir, &sink, &masker)?;
+            started(w, process.pid().unwrap_or(0));
             set.running.push(process);
         }
     }
@@ -132,11 +124,6 @@ pub async fn start(
     Err(err)
 }
 
-fn print_line(line: &OutputLine) {
-    // Not println!: a closed stdout must not panic the output reader.
-    let _ = writeln!(std::io::stdout().lock(), "{line}");
-}
-
 fn spawn(
     w: &WorkerPlan,
     launch: &Launch,
@@ -144,6 +131,7 @@ fn spawn(
     extra_env: &BTreeMap<String, String>,
     log_dir: &Path,
     sink: &OutputSink,
+    masker: &Arc<Masker>,
 ) -> Result<Process, WorkerError> {
     let Some((program, args)) = launch.command.split_first() else {
         return Err(WorkerError::Spawn {
@@ -166,6 +154,7 @@ fn spawn(
         .env("PYTHONUNBUFFERED", "1")
         .env("WORKER_NAME", &w.name)
         .log_file(log_dir.join(format!("{}.log", w.name)))
+        .mask(masker.clone())
         .sink(sink.clone());
     b.spawn().map_err(|e| match e {
         SpawnError::Start { source, .. } => WorkerError::Spawn {
@@ -265,17 +254,15 @@ impl WorkerSet {
         Ok(())
     }
 
-    /// SIGTERM every worker's process group, wait up to [`crate::supervisor::GRACE`], then SIGKILL.
-    pub async fn stop(self) {
-        let console = self.console;
+    /// SIGTERM every worker's process group, wait up to [`crate::supervisor::GRACE`],
+    /// then SIGKILL. The names of the workers stopped.
+    pub async fn stop(self) -> Vec<String> {
         let stops = self.running.into_iter().map(|p| async move {
             let name = p.name().to_owned();
             p.stop().await;
-            if console {
-                println!("stopped worker {name}");
-            }
+            name
         });
-        futures::future::join_all(stops).await;
+        futures::future::join_all(stops).await
     }
 
     fn stderr_tail(&self, name: &str) -> String {

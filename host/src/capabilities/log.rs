@@ -90,8 +90,8 @@ impl LogCtx {
 }
 
 /// `text` without control characters (tabs become spaces), cut to
-/// [`MAX_LINE_BYTES`].
-fn clean(text: &str) -> String {
+/// [`MAX_LINE_BYTES`]. For every text a guest chooses that promwasm prints.
+pub fn clean(text: &str) -> String {
     let mut out = String::with_capacity(text.len().min(MAX_LINE_BYTES));
     for c in text.chars() {
         if out.len() + c.len_utf8() > MAX_LINE_BYTES {

@@ -13,6 +13,8 @@ mod store;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{json, Value};
@@ -23,6 +25,7 @@ use crate::events::{Event, Events};
 use crate::plan::{Plan, StepPlan};
 use crate::results::{Outcome, RunFailure, RunResult};
 use crate::state::{State, StateError};
+use crate::supervisor::{OutputLine, OutputSink};
 use crate::workers::{self, WorkerSet};
 
 use database::RunDatabase;
@@ -168,12 +171,28 @@ impl Run<'_> {
         if let Some(db) = self.database {
             worker_env.insert("MONGO_URI".to_string(), db.uri.clone());
         }
+        let events = self.events.clone();
+        let output: OutputSink = Arc::new(move |l: &OutputLine| {
+            events.emit(Event::WorkerOutput {
+                name: l.name.clone(),
+                stream: l.stream,
+                line: l.line.clone(),
+            })
+        });
+        let on_started = |w: &crate::plan::WorkerPlan, pid: u32| {
+            self.events.emit(Event::WorkerStarted {
+                name: w.name.clone(),
+                port: w.port,
+                pid,
+            })
+        };
         let started = workers::start(
             &self.plan.workers,
             self.env,
             &worker_env,
             self.log_dir,
-            None,
+            output,
+            &on_started,
         );
         let mut set = match interruptible(signals, started).await {
             None => {
@@ -193,10 +212,14 @@ impl Run<'_> {
         let mut sandbox = Sandbox {
             locked: self.locked,
             session: &session,
-            workers: Some(&mut set),
+            workers: Some(Mutex::new(&mut set)),
         };
         let looped = interruptible(signals, rounds.run(&mut sandbox, result)).await;
-        set.stop().await;
+        // The sandbox borrows the set; it must be done with it before stopping.
+        let Sandbox { .. } = sandbox;
+        for name in set.stop().await {
+            self.events.emit(Event::WorkerStopped { name });
+        }
         result.failure = match looped {
             None => Some(RunFailure::Interrupted),
             Some(Err(failure)) => Some(failure),
@@ -265,11 +288,37 @@ impl Run<'_> {
     }
 }
 
-/// Runs step tries in the sandbox, and watches the workers between steps.
+/// How often the workers are checked while a step runs.
+const WORKER_WATCH: Duration = Duration::from_millis(50);
+
+/// Runs step tries in the sandbox, and watches the workers: between steps,
+/// and while a step runs (a worker that dies then fails that step, with its
+/// death as the cause, instead of leaving the step to time out).
 struct Sandbox<'a, 's> {
     locked: &'a LockedRun,
     session: &'a Session<'s>,
-    workers: Option<&'a mut WorkerSet>,
+    workers: Option<Mutex<&'a mut WorkerSet>>,
+}
+
+impl Sandbox<'_, '_> {
+    fn dead_worker(&self) -> Option<String> {
+        let workers = self.workers.as_ref()?;
+        let mut set = workers.lock().unwrap_or_else(|p| p.into_inner());
+        set.check_alive().err().map(|e| e.to_string())
+    }
+
+    /// Resolves when a worker has died; never when there are none to watch.
+    async fn worker_death(&self) -> String {
+        if self.workers.is_none() {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::time::sleep(WORKER_WATCH).await;
+            if let Some(death) = self.dead_worker() {
+                return death;
+            }
+        }
+    }
 }
 
 impl Attempts for Sandbox<'_, '_> {
@@ -282,19 +331,20 @@ impl Attempts for Sandbox<'_, '_> {
             &step.limits,
             &step.stage,
             &step.args,
-        )
-        .await;
-        for line in &run.output {
-            log.line("guest", line);
+        );
+        tokio::select! {
+            run = run => {
+                for line in &run.output {
+                    log.line("guest", line);
+                }
+                run.outcome
+            }
+            death = self.worker_death() => Outcome::Failed(format!("{death}\n(it died while this step ran)")),
         }
-        run.outcome
     }
 
     fn check_workers(&mut self) -> Result<(), String> {
-        match &mut self.workers {
-            Some(set) => set.check_alive().map_err(|e| e.to_string()),
-            None => Ok(()),
-        }
+        self.dead_worker().map_or(Ok(()), Err)
     }
 }
 

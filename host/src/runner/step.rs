@@ -71,6 +71,12 @@ pub async fn run(
         }
         other => other,
     };
+    // The guest chose these words; they must not move the cursor or forge lines.
+    let outcome = match outcome {
+        Outcome::Failed(msg) => Outcome::Failed(clean_multiline(&msg)),
+        Outcome::Skipped(msg) => Outcome::Skipped(clean_multiline(&msg)),
+        passed => passed,
+    };
     StepRun {
         outcome,
         output,
@@ -114,9 +120,21 @@ async fn prepare_and_execute(
     )
 }
 
+/// A guest's message, each line cleaned of control characters, on one line.
+fn clean_multiline(msg: &str) -> String {
+    msg.lines()
+        .map(crate::capabilities::log::clean)
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 fn describe_trap(e: &wasmtime::Error) -> String {
     if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
         return format!("guest trapped: {limit}");
+    }
+    // Say what happened ("call stack exhausted"), not only that it trapped.
+    if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+        return format!("guest trapped: {trap}");
     }
     let text = format!("{e:#}");
     format!("guest trapped: {}", text.lines().next().unwrap_or(&text))
