@@ -7,6 +7,9 @@
 //! to the caller's sinks, to a log file and to a short in-memory tail for error
 //! messages. [`Process::stop`] sends SIGTERM to the group, waits [`GRACE`],
 //! then SIGKILL; dropping a process that was not stopped kills its group.
+//!
+//! (Longer than most modules: spawning, output pumps, tail, announcements
+//! and stopping are one lifecycle, kept in one place on purpose.)
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;

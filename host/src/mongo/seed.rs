@@ -15,6 +15,9 @@
 //! parsed, so parsing uses every core (files in parallel, each file's
 //! documents in chunks) and hands the driver documents already encoded as
 //! BSON, leaving the cores to the server while it inserts.
+//!
+//! (Longer than most modules: parsing, the data-file check and seeding share
+//! one reader so the check and the import can never disagree.)
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -1,4 +1,6 @@
 //! Differential tests: the canonical printers against CPython and node themselves.
+//!
+//! (Long by nature: one case per rule.)
 
 use super::*;
 use std::io::Write as _;
