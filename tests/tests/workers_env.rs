@@ -442,7 +442,7 @@ fn a_url_worker_is_used_but_not_started() {
 }
 
 #[test]
-fn a_worker_that_exits_while_steps_run_fails_the_run() {
+fn a_worker_that_exits_while_a_step_runs_fails_that_step_at_once() {
     // Listens, then exits 3 s after it started: during the first step, which
     // waits 5 s on a server that never answers.
     let silent = Stub::silent();
@@ -461,12 +461,21 @@ fn a_worker_that_exits_while_steps_run_fails_the_run() {
     let run = p.run(&[]);
     run.expect_code(1)
         .expect_output("worker `brief` exited")
-        .expect_output("worker gave up");
+        .expect_output("worker gave up")
+        .expect_output("it died while this step ran");
     let report = p.report();
     assert_eq!(
         promwasm_e2e::outcomes(&report),
-        vec![(1, "wait".to_string(), "passed".to_string())],
-        "the step passed; the run failed because the worker died, before `after`"
+        vec![(1, "wait".to_string(), "failed".to_string())],
+        "the step its worker died under fails, with the death as its cause; `after` never runs"
     );
-    assert_eq!(p.state()["last_completed_step"], json!("wait"));
+    let detail = step_of(&report, 1, "wait")["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        detail.contains("worker `brief` exited") && detail.contains("worker gave up"),
+        "{detail}"
+    );
+    assert_eq!(p.state()["last_completed_step"], json!(null));
 }
