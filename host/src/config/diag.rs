@@ -100,6 +100,24 @@ impl Diagnostics {
     }
 }
 
+#[cfg(test)]
+impl Diagnostics {
+    /// The one problem whose message contains `needle` (tests).
+    pub fn only(&self, needle: &str) -> &Diagnostic {
+        let found: Vec<_> = self
+            .0
+            .iter()
+            .filter(|d| d.message.contains(needle))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one error with `{needle}`, got:\n{self}"
+        );
+        found[0]
+    }
+}
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.0 {

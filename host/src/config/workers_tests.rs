@@ -27,19 +27,7 @@ impl Loaded {
 
     /// The one error whose message contains `needle`.
     fn error(&self, needle: &str) -> &Diagnostic {
-        let found: Vec<_> = self
-            .diags
-            .0
-            .iter()
-            .filter(|d| d.message.contains(needle))
-            .collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "expected one error with `{needle}`, got:\n{}",
-            self.diags
-        );
-        found[0]
+        self.diags.only(needle)
     }
 
     fn ok(&self) {
