@@ -299,6 +299,64 @@ simple_stage!(
     }
 );
 
+/// Arguments of [`Record`].
+#[derive(Deserialize)]
+pub struct RecordArgs {
+    /// Where the worker records runs (`POST {round, step, run_id}`).
+    url: String,
+    /// This step's name.
+    step: String,
+    /// Its place in the round (from 0).
+    index: u64,
+    /// Steps per round, all of them `record` steps.
+    steps_per_round: u64,
+}
+
+simple_stage!(
+    Record,
+    "record",
+    "POSTs {round, step, run_id} to args.url, after checking that the store holds exactly \
+     what the earlier `record` steps wrote; then counts itself in round `count` and global \
+     `total`, and marks round `chain.<step>` and global `done.r<round>.<step>`",
+    RecordArgs,
+    |args| {
+        let round = runner::current_round();
+        let at = format!("round {round}, step {} (index {})", args.step, args.index);
+        // What every earlier step of this round, and of the rounds before, left.
+        let count = runner::get::<u64>("count")?.unwrap_or(0);
+        ensure!(
+            count == args.index,
+            "{at}: round `count` is {count}, expected {}: a step's store writes were lost or doubled",
+            args.index
+        );
+        let expected_total = u64::from(round - 1) * args.steps_per_round + args.index;
+        let total = runner::get::<u64>("total")?.unwrap_or(0);
+        ensure!(
+            total == expected_total,
+            "{at}: global `total` is {total}, expected {expected_total}"
+        );
+        let done = format!("done.r{round}.{}", args.step);
+        ensure!(
+            runner::get::<Value>(&done)?.is_none(),
+            "{at}: `{done}` is set: this step already completed, the run resumed at the wrong step"
+        );
+        let response = http::post(&args.url)
+            .json(&json!({ "round": round, "step": args.step, "run_id": runner::run_id() }))
+            .send()?
+            .error_for_status()?;
+        runner::set("count", &(count + 1))?;
+        runner::set(
+            format!("chain.{}", args.step),
+            &format!("r{round}:{}", args.step),
+        )?;
+        runner::set_global("total", &(total + 1))?;
+        runner::set_global(&done, &true)?;
+        Ok(Outcome::Success(
+            json!({ "round": round, "total": total + 1, "worker": response.text() }),
+        ))
+    }
+);
+
 /// The stages the SDK dispatches.
 const STAGES: &[promwasm_guest::__private::Entry] = &[
     promwasm_guest::__private::Entry::of::<Echo>(),
@@ -316,6 +374,7 @@ const STAGES: &[promwasm_guest::__private::Entry] = &[
     promwasm_guest::__private::Entry::of::<Flaky>(),
     promwasm_guest::__private::Entry::of::<HttpFetch>(),
     promwasm_guest::__private::Entry::of::<DbCount>(),
+    promwasm_guest::__private::Entry::of::<Record>(),
 ];
 
 /// What `malformed-prepare` hands over as its data, and `malformed-execute` as its result.
