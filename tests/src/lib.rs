@@ -879,8 +879,8 @@ impl Stub {
     }
 }
 
-/// Read an HTTP request's head (enough for the stubs).
-fn read_request(stream: &mut TcpStream) {
+/// Read an HTTP request's head (enough for test servers).
+pub fn read_request(stream: &mut TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut head = Vec::new();
     let mut byte = [0u8; 1];

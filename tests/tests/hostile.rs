@@ -11,7 +11,7 @@
 //! (169.254.169.254, evil.example) must be refused before any connection;
 //! the tests assert the refusal and never connect there themselves.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -205,25 +205,12 @@ fn serve(handle: impl Fn(TcpStream) + Send + Sync + 'static) -> (u16, Arc<Atomic
             let handle = handle.clone();
             std::thread::spawn(move || {
                 let mut stream = stream;
-                read_head(&mut stream);
+                promwasm_e2e::read_request(&mut stream);
                 handle(stream);
             });
         }
     });
     (port, hits)
-}
-
-/// Read an HTTP request's head.
-fn read_head(stream: &mut TcpStream) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 65_536 {
-        match stream.read(&mut byte) {
-            Ok(1) => head.push(byte[0]),
-            _ => break,
-        }
-    }
 }
 
 /// A name other than `localhost` that /etc/hosts maps to a 127.x address
