@@ -130,20 +130,31 @@ fn read_key(path: &Path) -> std::io::Result<[u8; 32]> {
     })
 }
 
+/// Write a fresh key to a private temporary file, then publish it with
+/// `link`, which fails if the key exists: a concurrent run either sees no
+/// key or a whole one, never an empty file, and never replaces another's key.
 fn create_key(path: &Path) -> std::io::Result<[u8; 32]> {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(std::io::Error::other)?;
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(mut file) => {
-            file.write_all(&key)?;
-            file.sync_all()?;
-            Ok(key)
-        }
+    let tmp = path.with_extension(format!(
+        "tmp{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(&key)?;
+        file.sync_all()?;
+        std::fs::hard_link(&tmp, path)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(key),
         // Another run made it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key(path),
         Err(e) => Err(e),
@@ -229,6 +240,33 @@ mod tests {
         let other = Cache::open(other.path()).unwrap();
         std::fs::copy(dir.path().join("b.cwasm"), other.dir.join("b.cwasm")).unwrap();
         assert_eq!(other.get("b.cwasm"), None);
+    }
+
+    #[test]
+    fn runs_opening_a_new_cache_at_once_all_get_the_one_key() {
+        // CI once saw a run read the key file another run had created but
+        // not yet written. Race several openers on fresh folders.
+        for _ in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let start = std::sync::Barrier::new(6);
+            let keys: Vec<[u8; 32]> = std::thread::scope(|s| {
+                let openers: Vec<_> = (0..6)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            Cache::open(dir.path()).map(|c| c.key)
+                        })
+                    })
+                    .collect();
+                openers
+                    .into_iter()
+                    .map(|t| t.join().unwrap().unwrap())
+                    .collect()
+            });
+            assert!(keys.iter().all(|k| *k == keys[0]));
+            let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+            assert_eq!(left.len(), 1, "only the key file is left: {left:?}");
+        }
     }
 
     #[test]
