@@ -15,6 +15,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -81,7 +82,7 @@ impl Cache {
     /// Store `bytes` as entry `name` (write, then rename: never half an entry).
     pub fn put(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
         let path = self.dir.join(name);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        let tmp = private_tmp(&path);
         let mut file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -130,17 +131,20 @@ fn read_key(path: &Path) -> std::io::Result<[u8; 32]> {
     })
 }
 
+/// A temporary name next to `path` that no other process or thread uses.
+fn private_tmp(path: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    path.with_extension(format!("tmp{}-{n}", std::process::id()))
+}
+
 /// Write a fresh key to a private temporary file, then publish it with
 /// `link`, which fails if the key exists: a concurrent run either sees no
 /// key or a whole one, never an empty file, and never replaces another's key.
 fn create_key(path: &Path) -> std::io::Result<[u8; 32]> {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension(format!(
-        "tmp{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
+    let tmp = private_tmp(path);
     let written = (|| {
         let mut file = OpenOptions::new()
             .write(true)
