@@ -25,6 +25,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
+mod langs;
+
 /// The SecantusDB release we test against (a beta: pinned).
 const SECANTUS: &str = "SecantusDB==0.7.0b3";
 /// Guest crates, built for wasm32-wasip2.
@@ -191,13 +193,21 @@ fn guests() -> Result<Vec<(String, PathBuf)>> {
         cmd.args(["-p", g]);
     }
     let built = cargo_artifacts(&mut cmd)?;
-    GUESTS
+    let mut guests = GUESTS
         .iter()
         .map(|g| {
             let lib = g.replace('-', "_");
             Ok((lib.clone(), built.wasm(&lib)?))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    // The other languages' components go next to the Rust ones.
+    let dir = guests[0]
+        .1
+        .parent()
+        .ok_or("a guest component in no folder")?
+        .to_path_buf();
+    guests.extend(langs::build(&dir)?);
+    Ok(guests)
 }
 
 /// What the tests and the example drive, as cargo just built it.

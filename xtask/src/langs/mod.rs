@@ -1,0 +1,24 @@
+//! Guest components written in languages other than Rust: the SDKs under
+//! `guest-sdk/<lang>` and the example's stages under `examples/orca/steps-<lang>`.
+//!
+//! Each language module installs its pinned toolchain under `.tools/<lang>/`
+//! (once: a second build does not reinstall), builds its components into the
+//! folder the Rust guests went to (so tests find every guest in one folder,
+//! `PROMWASM_GUEST_DIR`) and returns them by name.
+
+use std::path::{Path, PathBuf};
+
+use crate::Result;
+
+/// Build every non-Rust guest component into `out`; their paths by name.
+pub fn build(out: &Path) -> Result<Vec<(String, PathBuf)>> {
+    let built = Vec::new();
+    let _ = out;
+    Ok(built)
+}
+
+/// Where a language's pinned toolchain is installed.
+#[allow(dead_code)] // until the first language module lands
+pub fn tools_dir(lang: &str) -> PathBuf {
+    crate::root().join(".tools").join(lang)
+}
