@@ -991,3 +991,94 @@ impl Drop for MongoServer {
         let _ = self.child.wait();
     }
 }
+
+/// Where the example's config files name the guest components and the
+/// server: `cargo xtask example`'s build under `<repo>/target`.
+const EXAMPLE_GUESTS: &str = "../../../target/wasm32-wasip2/guest/";
+const EXAMPLE_SERVER: &str = "../../../target/debug/orca-server";
+
+/// Copy `from` into `to`, every file.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// examples/orca's `.env` and `tests/` in a temporary folder, without any
+/// state or logs, whose `config*.yaml` and `workers.json` name the guests
+/// and server cargo just built (`PROMWASM_GUEST_DIR`, `ORCA_SERVER_BIN`).
+pub fn orca_example_copy() -> tempfile::TempDir {
+    let example = repo_root().join("examples/orca");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(example.join(".env"), dir.path().join(".env")).unwrap();
+    let tests = dir.path().join("tests");
+    copy_tree(&example.join("tests"), &tests);
+    for state in [
+        "data/test_state.json",
+        "data/logs",
+        "data/mongodb",
+        "data/runs",
+    ] {
+        let path = tests.join(state);
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir_all(&path);
+    }
+    let guests = format!("{}/", guest("orca_steps").parent().unwrap().display());
+    let server = orca_server_bin().to_string_lossy().into_owned();
+    for entry in std::fs::read_dir(&tests).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let (from, to) = if name.starts_with("config") && name.ends_with(".yaml") {
+            (EXAMPLE_GUESTS, &guests)
+        } else if name == "workers.json" {
+            (EXAMPLE_SERVER, &server)
+        } else {
+            continue;
+        };
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        assert!(
+            text.contains(from),
+            "examples/orca/tests/{name} no longer names {from}"
+        );
+        std::fs::write(entry.path(), text.replace(from, to)).unwrap();
+    }
+    dir
+}
+
+/// What a passing run of the example task reports, whatever language its
+/// stages are written in: three rounds of eight steps, each passed (the
+/// round-3-only step skipped elsewhere), the audits found the other worker's
+/// signed submission valid, and round 2 worked on the second seeded todo.
+pub fn expect_orca_example_passed(report: &Value, output: &str) {
+    let steps = outcomes(report);
+    assert_eq!(
+        report["max_rounds"],
+        serde_json::json!(3),
+        "three todos seeded, three rounds\n{output}"
+    );
+    assert_eq!(steps.len(), 3 * 8, "{output}");
+    for (round, step, outcome) in &steps {
+        let expected = if step == "last-round-only" && *round != 3 {
+            "skipped"
+        } else {
+            "passed"
+        };
+        assert_eq!(outcome, expected, "round {round} {step}\n{output}");
+    }
+    for s in report["steps"].as_array().unwrap() {
+        if s["step"].as_str().unwrap().contains("audits") {
+            assert_eq!(s["detail"]["valid"], serde_json::json!(true), "{s}");
+        }
+    }
+    let task = step_of(report, 2, "worker1-task");
+    assert_eq!(
+        task["detail"]["todo"],
+        serde_json::json!("Add a health endpoint"),
+        "{task}"
+    );
+}
