@@ -66,11 +66,30 @@ pub fn load(file: &Path, defaults: &Defaults, diags: &mut Diagnostics) -> Vec<Wo
     if entries.is_empty() {
         c.error(root.pos, "workers.json names no workers", None);
     }
-    entries
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| worker(&mut c, i, &e.key, &e.value, defaults))
-        .collect()
+    let mut workers = Vec::new();
+    // Ports promwasm starts a server on, and whose it is.
+    let mut local_ports: BTreeMap<u16, String> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        let Some(plan) = worker(&mut c, i, &e.key, &e.value, defaults) else {
+            continue;
+        };
+        if plan.launch.is_some() {
+            if let Some(first) = local_ports.insert(plan.port, plan.name.clone()) {
+                let pos = e.value.get("port").map_or(e.value.pos, |n| n.pos);
+                c.error(
+                    pos,
+                    format!(
+                        "workers `{first}` and `{}` both listen on port {}",
+                        plan.name, plan.port
+                    ),
+                    Some("give each worker its own `port` (or leave `port` out: worker i gets base_port + i)".into()),
+                );
+                continue;
+            }
+        }
+        workers.push(plan);
+    }
+    workers
 }
 
 fn worker(
@@ -84,8 +103,26 @@ fn worker(
     let node = c.mapping(node, &what)?;
     let errors_before = c.diags.errors();
 
+    let external_url = c.opt_str(node, "url", &what);
+    let parsed_url = match external_url.as_deref().map(reqwest::Url::parse) {
+        Some(Err(e)) => {
+            c.error(
+                node.get("url").map_or(node.pos, |n| n.pos),
+                format!("`url` of {what}: {e}"),
+                Some("e.g. \"url\": \"http://127.0.0.1:5931\"".into()),
+            );
+            None
+        }
+        Some(Ok(url)) => Some(url),
+        None => None,
+    };
     let port = match c.opt_uint(node, "port", &what, u16::MAX as u64) {
         Some(p) => p as u16,
+        // A remote worker's port is its URL's, not base_port + i.
+        None if parsed_url.is_some() => parsed_url
+            .as_ref()
+            .and_then(reqwest::Url::port_or_known_default)
+            .unwrap_or(0),
         None => match u16::try_from(d.base_port as usize + index) {
             Ok(p) => p,
             Err(_) => {
@@ -98,16 +135,6 @@ fn worker(
             }
         },
     };
-    let external_url = c.opt_str(node, "url", &what);
-    if let Some(url) = &external_url {
-        if let Err(e) = reqwest::Url::parse(url) {
-            c.error(
-                node.get("url").map_or(node.pos, |n| n.pos),
-                format!("`url` of {what}: {e}"),
-                None,
-            );
-        }
-    }
     let url = external_url
         .clone()
         .unwrap_or_else(|| format!("http://localhost:{port}"));

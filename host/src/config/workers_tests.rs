@@ -242,6 +242,40 @@ fn url_workers_are_not_launched() {
 }
 
 #[test]
+fn a_remote_workers_port_is_its_urls() {
+    let f = Fixture::new();
+    let loaded = f.load(
+        r#"{
+  "remote": { "url": "http://127.0.0.1:5931" },
+  "https": { "url": "https://example.org/api" },
+  "said": { "url": "http://127.0.0.1:5932", "port": 7000 }
+}"#,
+    );
+    loaded.ok();
+    assert_eq!(loaded.worker("remote").port, 5931);
+    assert_eq!(loaded.worker("remote").fields["port"], json!(5931));
+    assert_eq!(loaded.worker("https").port, 443);
+    assert_eq!(loaded.worker("said").port, 7000, "an explicit port wins");
+}
+
+#[test]
+fn two_local_workers_on_one_port_are_located() {
+    let f = Fixture::new();
+    let loaded = f.load(
+        r#"{
+  "a": { "command": "srv", "port": 6000 },
+  "b": { "command": "srv", "port": 6001 },
+  "c": { "command": "srv",
+         "port": 6000 },
+  "remote": { "url": "http://127.0.0.1:6000" }
+}"#,
+    );
+    let e = loaded.error("workers `a` and `c` both listen on port 6000");
+    assert_eq!(e.pos, pos(5, 18));
+    assert_eq!(loaded.workers.len(), 3, "c is dropped, the remote one kept");
+}
+
+#[test]
 fn commands_as_lists_or_strings_resolved_against_workers_json() {
     let f = Fixture::new();
     // workers.json in its own folder, apart from config.yaml's.
@@ -475,7 +509,7 @@ fn ports_past_65535_are_an_error() {
     let f = Fixture::new();
     let file = f.write(
         "tests/workers.json",
-        r#"{ "a": { "url": "http://x:1" }, "b": { "url": "http://x:2" } }"#,
+        r#"{ "a": { "command": "srv" }, "b": { "command": "srv" } }"#,
     );
     let base = f.path("tests");
     let env = Env::new();
