@@ -2,6 +2,10 @@
 //! --from-step NAME [--round N]`, and a state file that cannot be read,
 //! which is never reset silently.
 
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use promwasm_e2e::{outcomes, Project};
 use serde_json::json;
 
@@ -37,6 +41,35 @@ fn state_show_prints_the_resume_point_and_the_store() {
         "{}",
         shown.all()
     );
+}
+
+#[test]
+fn a_second_run_on_the_same_data_folder_is_refused_while_the_first_runs() {
+    let p = Project::new();
+    p.with_orca_workers("");
+    p.config(
+        "max_rounds: 1\ndefaults: { timeout: 60s }\nsteps:\n  - name: first\n    worker: worker1\n    module: {guests}\n    stage: count-runs\n  - name: long\n    worker: worker2\n    module: {guests}\n    stage: spin\n",
+    );
+    let mut live = p.start(&[]);
+    live.wait_for("long (spin on worker2)", Duration::from_secs(60));
+    let before = std::fs::read(p.data().join("test_state.json")).unwrap();
+    // Neither a resume nor a reset may touch the running one's state.
+    for args in [&[][..], &["--reset"][..]] {
+        p.run(args)
+            .expect_code(3)
+            .expect_errors(&["another promwasm run", &format!("pid {}", live.pid())]);
+    }
+    assert_eq!(
+        std::fs::read(p.data().join("test_state.json")).unwrap(),
+        before,
+        "the refused runs left the state alone"
+    );
+    kill(Pid::from_raw(live.pid() as i32), Signal::SIGTERM).unwrap();
+    live.finish(Duration::from_secs(30)).expect_code(130);
+    // The folder is free again once the first run has ended.
+    assert_eq!(p.state()["last_completed_step"], json!("first"));
+    p.config("max_rounds: 1\nsteps:\n  - name: first\n    worker: worker1\n    module: {guests}\n    stage: count-runs\n");
+    p.run(&["--reset"]).expect_code(0);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! What happens is told to the event stream; nothing here prints.
 
 mod database;
+mod lock;
 mod prepare;
 mod rounds;
 pub mod step;
@@ -57,6 +58,7 @@ pub async fn run(
     let Loaded { plan, env, .. } = loaded;
     // Listen before anything starts, so a Ctrl-C during setup is not lost.
     let mut signals = Signals::new().context("cannot listen for Ctrl-C/SIGTERM")?;
+    let _one_run = lock::RunLock::acquire(&plan.data_dir)?;
     let locked = LockedRun::prepare(&plan, opts).await?;
     let state_path = State::path_in(&plan.data_dir);
     let saved = if opts.reset {
