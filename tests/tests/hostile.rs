@@ -589,6 +589,42 @@ fn malformed_json_from_prepare_fails_its_step() {
     );
 }
 
+#[test]
+fn a_find_over_a_big_collection_stops_at_max_response_bytes() {
+    // 400 documents of ~1 KiB: about 400 KiB of JSON against a 64 KiB cap.
+    let docs: Vec<Value> = (0..400)
+        .map(|i| json!({ "n": i, "text": "x".repeat(1000) }))
+        .collect();
+    let p = Project::new();
+    let ports = p.with_orca_workers("");
+    p.write("tests/data/big.json", &Value::Array(docs).to_string());
+    config(
+        &p,
+        "mongodb:\n  database: hostile_find\n  collections:\n    big:\n      data_file: big.json\n      required_count: 400",
+        &[
+            step("small", "find-all", "{ collection: big }", "db: read\nmax_response_bytes: 1MiB"),
+            step("hostile", "find-all", "{ collection: big }", "db: read\nmax_response_bytes: 64KiB"),
+            after(),
+        ],
+    );
+    let run = run(&p);
+    assert_contained(
+        &p,
+        &run,
+        ports,
+        &["small"],
+        Some(("hostile", "find-all")),
+        &[
+            "find on collection `big` returned more than 65536 bytes",
+            "max_response_bytes",
+        ],
+    );
+    assert_eq!(
+        step_of(&p.report(), 1, "small")["detail"]["documents"],
+        json!(400)
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Bounded host calls: signing, store keys and values
 

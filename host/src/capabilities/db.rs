@@ -12,6 +12,8 @@ pub struct DbCtx {
     pub db: Option<mongodb::Database>,
     /// What the step may do.
     pub access: DbAccess,
+    /// The most JSON one `find` may return (the step's `max_response_bytes`).
+    pub max_result_bytes: usize,
 }
 
 impl DbCtx {
@@ -48,9 +50,16 @@ impl Host for StepCtx {
         limit: Option<u32>,
     ) -> Result<String, String> {
         let db = self.db.read()?;
-        ops::find(db, &collection, &filter, sort.as_deref(), limit)
-            .await
-            .map_err(|e| e.to_string())
+        ops::find(
+            db,
+            &collection,
+            &filter,
+            sort.as_deref(),
+            limit,
+            self.db.max_result_bytes,
+        )
+        .await
+        .map_err(|e| e.to_string())
     }
 
     async fn count(&mut self, collection: String, filter: String) -> Result<u64, String> {

@@ -57,6 +57,7 @@ impl StepCtx {
             db: db::DbCtx {
                 db: None,
                 access: DbAccess::None,
+                max_result_bytes: 0,
             },
             log: log::LogCtx::discard(),
         }

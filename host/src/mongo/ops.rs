@@ -48,6 +48,14 @@ pub enum OpError {
         /// The first top-level field.
         field: String,
     },
+    /// A `find` matched more than the step may receive.
+    #[error("find on collection `{collection}` returned more than {max_bytes} bytes of JSON; narrow the filter, pass a limit, or raise `max_response_bytes`")]
+    TooLarge {
+        /// The collection.
+        collection: String,
+        /// The cap (the step's `max_response_bytes`).
+        max_bytes: usize,
+    },
     /// The server or driver refused the operation.
     #[error("{op} on collection `{collection}` failed: {source}")]
     Mongo {
@@ -102,12 +110,16 @@ fn parse_document(argument: &str, text: &str) -> Result<Document, OpError> {
 
 /// Find documents matching `filter`, optionally sorted (`{"field": 1|-1}`) and limited;
 /// returns a JSON array in relaxed Extended JSON (`{"$oid": ...}` for ids).
+/// Documents are read one at a time and the answer stops at `max_bytes`
+/// (the step's `max_response_bytes`): a guest cannot make the host hold a
+/// whole collection.
 pub async fn find(
     db: &Database,
     collection: &str,
     filter: &str,
     sort: Option<&str>,
     limit: Option<u32>,
+    max_bytes: usize,
 ) -> Result<String, OpError> {
     let filter = parse_document("filter", filter)?;
     let sort = sort.map(|s| parse_document("sort", s)).transpose()?;
@@ -119,13 +131,27 @@ pub async fn find(
     if let Some(limit) = limit {
         action = action.limit(i64::from(limit));
     }
-    let cursor = action.await.map_err(mongo_err("find", collection))?;
-    let docs: Vec<Document> = cursor
-        .try_collect()
+    let mut cursor = action.await.map_err(mongo_err("find", collection))?;
+    let mut out = String::from("[");
+    while let Some(doc) = cursor
+        .try_next()
         .await
-        .map_err(mongo_err("find", collection))?;
-    let values: Vec<Value> = docs.into_iter().map(to_relaxed_json).collect();
-    Ok(Value::Array(values).to_string())
+        .map_err(mongo_err("find", collection))?
+    {
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&to_relaxed_json(doc).to_string());
+        // `]` still to come.
+        if out.len() + 1 > max_bytes {
+            return Err(OpError::TooLarge {
+                collection: collection.to_owned(),
+                max_bytes,
+            });
+        }
+    }
+    out.push(']');
+    Ok(out)
 }
 
 /// The number of documents matching `filter`.
@@ -256,7 +282,7 @@ mod tests {
             );
 
             let found = parse(
-                &find(&db, "todos", r#"{"n": {"$gt": 1}}"#, Some(r#"{"n": -1}"#), Some(1))
+                &find(&db, "todos", r#"{"n": {"$gt": 1}}"#, Some(r#"{"n": -1}"#), Some(1), 1 << 20)
                     .await
                     .unwrap(),
             );
@@ -266,7 +292,18 @@ mod tests {
             );
             assert_eq!(found, expected);
 
-            let all = parse(&find(&db, "todos", "{}", Some(r#"{"n": 1}"#), None).await.unwrap());
+            let all_text = find(&db, "todos", "{}", Some(r#"{"n": 1}"#), None, 1 << 20)
+                .await
+                .unwrap();
+            // The cap counts the whole answer: exactly its size passes, a byte less does not.
+            let exact = find(&db, "todos", "{}", Some(r#"{"n": 1}"#), None, all_text.len());
+            assert_eq!(exact.await.unwrap(), all_text);
+            let over = find(&db, "todos", "{}", None, None, all_text.len() - 1).await;
+            assert!(
+                matches!(&over, Err(OpError::TooLarge { collection, .. }) if collection == "todos"),
+                "{over:?}"
+            );
+            let all = parse(&all_text);
             let titles: Vec<&str> = all
                 .as_array()
                 .unwrap()
@@ -293,7 +330,7 @@ mod tests {
 
             assert_eq!(delete_many(&db, "todos", r#"{"done": true}"#).await.unwrap(), 2);
             assert_eq!(count(&db, "todos", "{}").await.unwrap(), 1);
-            assert_eq!(find(&db, "missing", "{}", None, None).await.unwrap(), "[]");
+            assert_eq!(find(&db, "missing", "{}", None, None, 1 << 20).await.unwrap(), "[]");
         })
         .await;
     }
@@ -301,7 +338,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn malformed_arguments_are_named() {
         with_db("ops_bad", |db| async move {
-            let err = find(&db, "todos", "{\"n\": ", None, None)
+            let err = find(&db, "todos", "{\"n\": ", None, None, 1 << 20)
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -313,7 +350,7 @@ mod tests {
                 err.to_string(),
                 "filter is not a JSON object: found an array"
             );
-            let err = find(&db, "todos", "{}", Some("\"n\""), None)
+            let err = find(&db, "todos", "{}", Some("\"n\""), None, 1 << 20)
                 .await
                 .unwrap_err();
             assert_eq!(err.to_string(), "sort is not a JSON object: found a string");

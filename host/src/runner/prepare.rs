@@ -122,6 +122,7 @@ impl LockedRun {
             db: DbCtx {
                 db: session.database.cloned(),
                 access: step.db,
+                max_result_bytes: step.limits.max_response_bytes,
             },
             log: log.clone(),
         }

@@ -427,6 +427,22 @@ simple_stage!(
     }
 );
 
+#[derive(Deserialize)]
+struct FindArgs {
+    collection: String,
+}
+
+simple_stage!(
+    FindAll,
+    "find-all",
+    "Reads every document of args.collection at once, without a limit",
+    FindArgs,
+    |args| {
+        let docs: Vec<Value> = db::find(&args.collection, json!({}))?;
+        Ok(Outcome::Success(json!({ "documents": docs.len() })))
+    }
+);
+
 /// The stages the SDK dispatches.
 const STAGES: &[promwasm_guest::__private::Entry] = &[
     promwasm_guest::__private::Entry::of::<ProbeFiles>(),
@@ -447,6 +463,7 @@ const STAGES: &[promwasm_guest::__private::Entry] = &[
     promwasm_guest::__private::Entry::of::<Http>(),
     promwasm_guest::__private::Entry::of::<LeakEnv>(),
     promwasm_guest::__private::Entry::of::<LeakEnvFail>(),
+    promwasm_guest::__private::Entry::of::<FindAll>(),
 ];
 
 /// What `malformed` hands over from `prepare`: not JSON.
