@@ -70,6 +70,42 @@ pub struct State {
     /// promwasm's own bookkeeping; prometheus-test ignores it.
     #[serde(default)]
     pub promwasm: Meta,
+    /// How many bytes of JSON the store holds, counted on the first `set`.
+    #[serde(skip)]
+    stored: StoredBytes,
+}
+
+/// The most JSON the store (global and every round together) may hold: the
+/// state file is read whole on every resume, so it must stay loadable.
+pub const MAX_STORE_BYTES: usize = 64 << 20;
+
+/// A running count kept by `set`; bookkeeping, not state, so two states
+/// compare equal whatever it holds.
+#[derive(Debug, Clone, Default)]
+struct StoredBytes(Option<usize>);
+
+impl PartialEq for StoredBytes {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+/// The length of `value` as compact JSON, without building the text.
+fn json_len(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail, and a `Value` always serialises.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// promwasm's additions to the state file.
@@ -93,6 +129,7 @@ impl State {
                 run_id,
                 max_rounds: None,
             },
+            stored: StoredBytes::default(),
         }
     }
 
@@ -159,12 +196,42 @@ impl State {
 
     /// Store a value; dot notation creates nested objects.
     pub fn set(&mut self, key: &str, value: Value, scope: Scope) -> Result<(), StateError> {
+        self.set_capped(key, value, scope, MAX_STORE_BYTES)
+    }
+
+    /// `set`, with the store's size limit given.
+    fn set_capped(
+        &mut self,
+        key: &str,
+        value: Value,
+        scope: Scope,
+        max_bytes: usize,
+    ) -> Result<(), StateError> {
         let fail = |reason: String| StateError::Set {
             key: key.to_string(),
             reason,
         };
         if key.is_empty() || key.split('.').any(str::is_empty) {
             return Err(fail("keys are non-empty names separated by dots".into()));
+        }
+        let (rounds, global) = (&self.rounds, &self.global);
+        let total = *self
+            .stored
+            .0
+            .get_or_insert_with(|| json_len(rounds) + json_len(global));
+        let replaced = match scope {
+            Scope::Global => walk_map(&self.global, key),
+            Scope::Round => self
+                .rounds
+                .get(&self.current_round.to_string())
+                .and_then(|r| walk(r, key)),
+        };
+        let after = (total + key.len() + json_len(&value))
+            .saturating_sub(replaced.map_or(0, |old| key.len() + json_len(old)));
+        if after > max_bytes {
+            return Err(fail(format!(
+                "the store would hold {after} bytes, over the limit of {max_bytes} per run"
+            )));
         }
         let target = match scope {
             Scope::Global => &mut self.global,
@@ -198,6 +265,7 @@ impl State {
             };
         }
         current.insert(last.to_string(), value);
+        self.stored.0 = Some(after);
         Ok(())
     }
 
@@ -250,6 +318,46 @@ mod tests {
         );
         assert_eq!(s.get("current_round"), Some(json!(2)));
         assert_eq!(s.get("missing.key"), None);
+    }
+
+    #[test]
+    fn the_store_as_a_whole_is_capped_and_overwrites_do_not_count_twice() {
+        const CAP: usize = 64 << 10;
+        let mut s = state();
+        let kib = json!("x".repeat(1024 - 2)); // 1 KiB of JSON with its quotes
+        let set = |s: &mut State, key: &str, value: &Value, scope| {
+            s.set_capped(key, value.clone(), scope, CAP)
+        };
+        // Rewriting one key forever stays far under the cap.
+        for _ in 0..1000 {
+            set(&mut s, "same", &kib, Scope::Global).unwrap();
+        }
+        // New keys add up, across rounds too, until the cap.
+        let mut stored = 0;
+        let err = loop {
+            match set(&mut s, &format!("k{stored}"), &kib, Scope::Round) {
+                Ok(()) => stored += 1,
+                Err(e) => break e,
+            }
+            if stored % 10 == 0 {
+                s.next_round();
+            }
+            assert!(stored < 100, "no cap");
+        };
+        assert_eq!(stored, 62, "64 KiB holds `same` and 62 more: {err}");
+        assert!(err.to_string().contains("limit of 65536 per run"), "{err}");
+        // Freeing room (a small value over a big one) lets sets through again.
+        set(&mut s, "same", &json!(1), Scope::Global).unwrap();
+        set(&mut s, "again", &kib, Scope::Round).unwrap();
+        // The count follows what the state really holds (keys' punctuation aside).
+        let real = json_len(&s.rounds) + json_len(&s.global);
+        let counted = s.stored.0.unwrap();
+        assert!(
+            counted <= real && real - counted < 1024,
+            "{counted} vs {real}"
+        );
+        // The real limit is the documented one.
+        assert_eq!(MAX_STORE_BYTES, 64 << 20);
     }
 
     #[test]
