@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::plan::{Plan, WorkerPlan};
+use crate::plan::Plan;
 
 /// Shorter values are not masked: they would hide ordinary text.
 pub const MIN_SECRET_LEN: usize = 6;
@@ -42,17 +42,12 @@ impl Masker {
         Masker { secrets }
     }
 
-    /// The plan's secrets: every worker's keypair material, and the values of
+    /// The plan's secrets: every worker's keypair material, the values of
     /// mapped env vars whose name (in the server or in the environment)
-    /// says secret.
+    /// says secret, and the values a `.env` file marks `# secret`.
     pub fn from_plan(plan: &Plan) -> Self {
-        Self::from_workers(&plan.workers)
-    }
-
-    /// The secrets of these workers (see [`Masker::from_plan`]).
-    pub fn from_workers(workers: &[std::sync::Arc<WorkerPlan>]) -> Self {
-        let mut secrets = Vec::new();
-        for w in workers {
+        let mut secrets = plan.secrets.clone();
+        for w in &plan.workers {
             for key in w.keys.values() {
                 secrets.extend(key.secret_forms());
             }

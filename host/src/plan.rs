@@ -38,6 +38,8 @@ pub struct Plan {
     pub mongo: Option<MongoPlan>,
     /// The post-load hook, run once after seeding.
     pub post_load: Option<StepPlan>,
+    /// Values a `.env` file marks `# secret`, masked in all output.
+    pub secrets: Vec<String>,
 }
 
 /// One worker server.

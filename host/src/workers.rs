@@ -77,11 +77,10 @@ pub async fn start(
     extra_env: &BTreeMap<String, String>,
     log_dir: &Path,
     output: OutputSink,
+    masker: Arc<Masker>,
     started: &(dyn Fn(&WorkerPlan, u32) + Sync),
 ) -> Result<WorkerSet, WorkerError> {
     let sink = output;
-    // Secrets stay out of the log files and error tails too, not only the console.
-    let masker = Arc::new(Masker::from_workers(workers));
     let mut set = WorkerSet {
         running: Vec::new(),
     };

@@ -597,7 +597,7 @@ fn a_find_over_a_big_collection_stops_at_max_response_bytes() {
         .collect();
     let p = Project::new();
     let ports = p.with_orca_workers("");
-    p.write("tests/data/big.json", &Value::Array(docs).to_string());
+    p.write("data/big.json", &Value::Array(docs).to_string());
     config(
         &p,
         "mongodb:\n  database: hostile_find\n  collections:\n    big:\n      data_file: big.json\n      required_count: 400",
@@ -873,13 +873,15 @@ fn guests_cannot_write_escapes_or_forge_lines_on_the_terminal() {
 // ---------------------------------------------------------------------------
 // Secrets
 
-/// A python3 worker that prints its API_TOKEN at start and on every request.
+/// A python3 worker that prints its API_TOKEN at start and on every request,
+/// and its PLAIN_SETTING at start.
 const TOKEN_WORKER: &str = r#"
 import os, sys
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 tok = os.environ.get("API_TOKEN", "<unset>")
 print(f"worker token is {tok}", flush=True)
 print(f"worker stderr token is {tok}", file=sys.stderr, flush=True)
+print(f"worker setting is {os.environ.get('PLAIN_SETTING', '<unset>')}", flush=True)
 
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a):
@@ -898,6 +900,8 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
 #[test]
 fn mapped_secrets_are_masked_on_the_console_in_logs_and_reports() {
     let token = "tok-very-secret-123";
+    // A variable whose name says nothing, marked secret in .env.
+    let marked = "mk-plain-named-456";
     let p = Project::new();
     p.write("token_worker.py", TOKEN_WORKER);
     let script = p.tests().join("token_worker.py");
@@ -906,17 +910,21 @@ fn mapped_secrets_are_masked_on_the_console_in_logs_and_reports() {
         json!({
             "port": port,
             "command": ["python3", script],
-            "env_vars": { "API_TOKEN": "API_TOKEN" },
+            "env_vars": { "API_TOKEN": "API_TOKEN", "PLAIN_SETTING": "PLAIN_SETTING" },
         })
     };
     p.workers(json!({ "worker1": worker(ports[0]), "worker2": worker(ports[1]) }));
-    p.write(".env", &format!("API_TOKEN={token}\n"));
+    p.write(
+        ".env",
+        &format!("API_TOKEN={token}\nPLAIN_SETTING={marked}  # secret\n"),
+    );
     let url = format!("http://127.0.0.1:{}/", ports[0]);
     config(
         &p,
         "",
         &[
             step("leak", "leak-env", "{ name: API_TOKEN }", ""),
+            step("leak-marked", "leak-env", "{ name: PLAIN_SETTING }", ""),
             step("fetch", "http", &format!("{{ url: \"{url}\" }}"), ""),
             step("leak-fail", "leak-env-fail", "{ name: API_TOKEN }", ""),
             after(),
@@ -928,15 +936,21 @@ fn mapped_secrets_are_masked_on_the_console_in_logs_and_reports() {
         &p,
         &run,
         ports,
-        &["leak", "fetch"],
+        &["leak", "leak-marked", "fetch"],
         Some(("leak-fail", "leak-env-fail")),
         &["refusing to go on; API_TOKEN is ***"],
     );
-    // The guest did get the value (it is masked, not missing).
-    assert_eq!(
-        step_of(&p.report(), 1, "leak")["detail"]["value"],
-        json!("***")
-    );
+    // The guest did get the values (they are masked, not missing).
+    for step in ["leak", "leak-marked"] {
+        assert_eq!(
+            step_of(&p.report(), 1, step)["detail"]["value"],
+            json!("***")
+        );
+    }
+    run.expect_line(&[
+        "[r1 leak-marked@worker1]",
+        "the value of PLAIN_SETTING is ***",
+    ]);
     run.expect_line(&["[r1 leak@worker1]", "the value of API_TOKEN is ***"]);
     run.expect_output("worker token is");
     let script_name = script.display().to_string();
@@ -953,7 +967,7 @@ fn mapped_secrets_are_masked_on_the_console_in_logs_and_reports() {
     // failure lists every place the token shows.
     let lines_with_token = |text: &str| -> Vec<String> {
         text.lines()
-            .filter(|l| l.contains(token))
+            .filter(|l| l.contains(token) || l.contains(marked))
             .map(str::to_string)
             .collect()
     };
@@ -975,7 +989,7 @@ fn mapped_secrets_are_masked_on_the_console_in_logs_and_reports() {
     for w in ["worker1", "worker2"] {
         let log = p.worker_log(w);
         assert!(
-            log.contains("worker token is"),
+            log.contains("worker token is") && log.contains("worker setting is ***"),
             "{w}.log has the worker's output:\n{log}"
         );
         check(&format!("data/logs/{w}.log"), &log);

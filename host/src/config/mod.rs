@@ -84,7 +84,9 @@ pub fn load(config_file: &Path, process_env: Env) -> Result<Loaded, Diagnostics>
         root
     };
 
-    let env = env::layered(&project_root, &base_dir, process_env, &mut diags);
+    let layered = env::layered(&project_root, &base_dir, process_env, &mut diags);
+    let secrets = layered.secret_values();
+    let env = layered.vars;
     let mut warnings = Vec::new();
 
     let mut c = Checker::new(&config_file, &mut diags);
@@ -220,6 +222,7 @@ pub fn load(config_file: &Path, process_env: Env) -> Result<Loaded, Diagnostics>
         steps,
         mongo,
         post_load,
+        secrets,
     };
     if !diags.is_empty() {
         // Shown beside the errors: a mistyped key is often why one is missing.

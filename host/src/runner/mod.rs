@@ -194,6 +194,8 @@ impl Run<'_> {
             &worker_env,
             self.log_dir,
             output,
+            // Secrets stay out of the log files and error tails too, not only the console.
+            Arc::new(crate::mask::Masker::from_plan(self.plan)),
             &on_started,
         );
         let mut set = match interruptible(signals, started).await {
