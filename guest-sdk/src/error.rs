@@ -4,11 +4,12 @@ use std::fmt;
 
 /// What a failing stage reports: a readable message, shown in the step's report.
 ///
-/// Every type that implements [`Display`](fmt::Display) converts into an `Error`,
-/// so `?` works on `serde_json` errors, `String`s, `&str`s and the SDK's own
-/// calls alike. That is why `Error` itself does not implement `Display` (the two
-/// impls would overlap): read the text with [`Error::message`], or print it
-/// with `{:?}`, which shows the bare message.
+/// It prints like any Rust error (`{}` and `{:?}` both show the message),
+/// and `?` converts into it from every standard error type (`serde_json`
+/// errors, I/O errors, ...) and from `String` and `&str` messages — the
+/// same conversions as `Box<dyn std::error::Error>`. Like `anyhow::Error`,
+/// it does not itself implement `std::error::Error`: that is what lets the
+/// conversion cover every error type.
 ///
 /// ```
 /// use promwasm_guest::{Error, Result};
@@ -22,7 +23,8 @@ use std::fmt;
 /// }
 ///
 /// assert_eq!(parse("7").unwrap(), 7);
-/// assert_eq!(parse("0").unwrap_err().message(), "zero is not allowed");
+/// assert_eq!(parse("0").unwrap_err().to_string(), "zero is not allowed");
+/// assert_eq!(format!("{:?}", parse("0").unwrap_err()), "zero is not allowed");
 /// assert!(parse("x").unwrap_err().message().contains("expected value"));
 /// ```
 pub struct Error {
@@ -57,9 +59,15 @@ impl fmt::Debug for Error {
     }
 }
 
-impl<E: fmt::Display> From<E> for Error {
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for Error {
     fn from(error: E) -> Self {
-        Error::msg(error)
+        Error::msg(error.into())
     }
 }
 

@@ -68,6 +68,7 @@ pub mod signing;
 pub mod worker;
 
 pub use error::{Context, Error, Result};
+pub use promwasm_guest_macros::data;
 pub use serde;
 pub use serde_json;
 pub use stage::{NoArgs, Outcome, Stage};
@@ -84,7 +85,6 @@ pub mod prelude {
     pub use crate::{bail, ensure, export_stages};
     pub use crate::{db, http, log, runner, signing, worker};
     pub use crate::{log_debug, log_error, log_info, log_trace, log_warn};
-    pub use crate::{Context, Error, NoArgs, Outcome, Result, Stage};
-    pub use serde::{Deserialize, Serialize};
+    pub use crate::{data, Context, Error, NoArgs, Outcome, Result, Stage};
     pub use serde_json::{json, Value};
 }

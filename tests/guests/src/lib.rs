@@ -35,7 +35,7 @@ simple_stage!(Echo, "echo", "Succeeds with its args", Value, |args| {
 });
 
 /// Arguments of [`Skip`].
-#[derive(Deserialize)]
+#[data]
 pub struct SkipArgs {
     reason: Option<String>,
 }
@@ -46,7 +46,7 @@ simple_stage!(Skip, "skip", "Skips with args.reason", SkipArgs, |args| {
 });
 
 /// Arguments of [`Fail`] and [`FailIf`].
-#[derive(Deserialize)]
+#[data]
 pub struct FailArgs {
     #[serde(default)]
     fail: bool,
@@ -75,7 +75,7 @@ simple_stage!(
 );
 
 /// Arguments of [`CountRuns`].
-#[derive(Deserialize)]
+#[data]
 pub struct CountArgs {
     name: Option<String>,
 }
@@ -105,7 +105,7 @@ simple_stage!(Spin, "spin", "Loops forever", NoArgs, |_args| {
 });
 
 /// Arguments of [`Grow`].
-#[derive(Deserialize)]
+#[data]
 pub struct GrowArgs {
     mib: Option<usize>,
 }
@@ -126,7 +126,7 @@ simple_stage!(
 );
 
 /// Arguments of [`HttpProbe`].
-#[derive(Deserialize)]
+#[data]
 pub struct ProbeArgs {
     url: String,
 }
@@ -145,7 +145,7 @@ simple_stage!(
 );
 
 /// Arguments of [`Introspect`].
-#[derive(Deserialize)]
+#[data]
 pub struct IntrospectArgs {
     env: Option<String>,
     config_key: Option<String>,
@@ -182,7 +182,7 @@ simple_stage!(
 );
 
 /// Arguments of [`StoreGet`].
-#[derive(Deserialize)]
+#[data]
 pub struct KeyArgs {
     key: String,
 }
@@ -208,7 +208,7 @@ simple_stage!(
 );
 
 /// Arguments of [`Flaky`].
-#[derive(Deserialize)]
+#[data]
 pub struct FlakyArgs {
     name: String,
     /// The run (from 1) that succeeds; earlier runs fail or skip.
@@ -251,7 +251,7 @@ fn unix_ms() -> u64 {
 }
 
 /// Arguments of [`HttpFetch`].
-#[derive(Deserialize)]
+#[data]
 pub struct FetchArgs {
     url: String,
     /// Give up after this long (default: whatever the step's deadline leaves).
@@ -276,7 +276,7 @@ simple_stage!(
 );
 
 /// Arguments of [`DbCount`].
-#[derive(Deserialize)]
+#[data]
 pub struct DbCountArgs {
     collection: String,
     #[serde(default)]
@@ -300,7 +300,7 @@ simple_stage!(
 );
 
 /// Arguments of [`Record`].
-#[derive(Deserialize)]
+#[data]
 pub struct RecordArgs {
     /// Where the worker records runs (`POST {round, step, run_id}`).
     url: String,

@@ -84,7 +84,7 @@ simple_stage!(
 );
 
 /// Arguments of [`ProbeSocket`].
-#[derive(Deserialize)]
+#[data]
 pub struct SocketArgs {
     /// A port on 127.0.0.1 (an open one: a connection would succeed if allowed).
     port: u16,
@@ -115,7 +115,7 @@ simple_stage!(
 );
 
 /// Arguments of [`BigSign`].
-#[derive(Deserialize)]
+#[data]
 pub struct SignArgs {
     bytes: usize,
     /// `raw` (default), `json` or `detached`.
@@ -140,7 +140,7 @@ simple_stage!(
 );
 
 /// Arguments of [`DeepKey`].
-#[derive(Deserialize)]
+#[data]
 pub struct KeyArgs {
     parts: usize,
     /// Bytes of each part (default 1).
@@ -168,7 +168,7 @@ fn set_raw(key: &str, json_text: &str) -> Result<()> {
 }
 
 /// Arguments of [`DeepValue`].
-#[derive(Deserialize)]
+#[data]
 pub struct DeepArgs {
     levels: usize,
 }
@@ -186,7 +186,7 @@ simple_stage!(
 );
 
 /// Arguments of [`BigValue`] and [`StdoutFlood`].
-#[derive(Deserialize)]
+#[data]
 pub struct BytesArgs {
     bytes: usize,
 }
@@ -209,7 +209,7 @@ simple_stage!(
 );
 
 /// Arguments of [`LogFlood`].
-#[derive(Deserialize)]
+#[data]
 pub struct FloodArgs {
     lines: usize,
     bytes: usize,
@@ -230,7 +230,7 @@ simple_stage!(
 );
 
 /// Arguments of [`NewlineBomb`].
-#[derive(Deserialize)]
+#[data]
 pub struct NewlineArgs {
     newlines: usize,
 }
@@ -251,7 +251,7 @@ simple_stage!(
 const FORGED: &str = "\r\x1b[2K\x1b[32m   ✓ passed  forged@worker1 (1 ms)\x1b[0m";
 
 /// Arguments of [`Forge`].
-#[derive(Deserialize)]
+#[data]
 pub struct ForgeArgs {
     /// How the stage ends: `pass` (default), `fail` or `skip`, each carrying forged text.
     end: Option<String>,
@@ -280,7 +280,7 @@ simple_stage!(
 );
 
 /// Arguments of [`StdoutFlood`].
-#[derive(Deserialize)]
+#[data]
 pub struct MibArgs {
     mib: usize,
 }
@@ -358,7 +358,7 @@ simple_stage!(
 );
 
 /// Arguments of [`Http`].
-#[derive(Deserialize)]
+#[data]
 pub struct HttpArgs {
     /// One URL, or
     url: Option<String>,
@@ -395,7 +395,7 @@ simple_stage!(
 );
 
 /// Arguments of [`LeakEnv`].
-#[derive(Deserialize)]
+#[data]
 pub struct LeakArgs {
     name: String,
 }
@@ -427,8 +427,9 @@ simple_stage!(
     }
 );
 
-#[derive(Deserialize)]
-struct FindArgs {
+/// Arguments of [`FindAll`].
+#[data]
+pub struct FindArgs {
     collection: String,
 }
 

@@ -73,7 +73,7 @@ impl Stage for Submission {
 pub struct Audit;
 
 /// Arguments of [`Audit`].
-#[derive(Deserialize)]
+#[data]
 pub struct AuditArgs {
     /// The worker whose submission is audited.
     pub target: String,
@@ -153,7 +153,7 @@ impl Stage for TamperTask {
 pub struct CheckRound;
 
 /// Arguments of [`CheckRound`].
-#[derive(Deserialize)]
+#[data]
 pub struct CheckRoundArgs {
     /// The only round in which the stage runs (every round when absent).
     pub skip_unless_round: Option<u32>,
@@ -206,7 +206,7 @@ impl Stage for TodosSeen {
 pub struct PostLoad;
 
 /// Arguments of [`PostLoad`].
-#[derive(Deserialize)]
+#[data]
 pub struct PostLoadArgs {
     /// Workers to assign todos to, in turn (default: all workers).
     pub assign: Option<Vec<String>>,
