@@ -10,15 +10,16 @@ use std::path::{Path, PathBuf};
 
 use crate::Result;
 
+mod js;
+
 /// Build every non-Rust guest component into `out`; their paths by name.
 pub fn build(out: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let built = Vec::new();
-    let _ = out;
+    let mut built = Vec::new();
+    built.extend(js::build(out)?);
     Ok(built)
 }
 
 /// Where a language's pinned toolchain is installed.
-#[allow(dead_code)] // until the first language module lands
 pub fn tools_dir(lang: &str) -> PathBuf {
     crate::root().join(".tools").join(lang)
 }
