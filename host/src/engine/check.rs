@@ -47,6 +47,57 @@ pub fn wit_version(info: &ComponentInfo) -> Option<String> {
         .next()
 }
 
+/// The toolchains promwasm knows how to advise on, by a name their output carries.
+const TOOLCHAINS: &[(&[u8], &str)] = &[
+    (
+        b"componentize_qjs",
+        "it was built by jco (QuickJS): rebuild it against this promwasm's wit/ with \
+         `jco componentize --wit wit --world-name step --backend quickjs --backend-qjs-disable-async` \
+         (see guest-sdk/js)",
+    ),
+    (
+        b"componentize-py",
+        "it was built by componentize-py: rebuild it against this promwasm's wit/ with \
+         `componentize-py -d wit -w step componentize APP` (see guest-sdk/python)",
+    ),
+    (
+        b"wit-bindgen-c",
+        "it was built with wit-bindgen-c: regenerate the bindings from this promwasm's wit/ \
+         and link again (see examples/orca/steps-c)",
+    ),
+    (
+        b"wit-bindgen-rust",
+        "it was built with wit-bindgen (Rust): rebuild it with this promwasm's promwasm-guest \
+         (`cargo build --release --target wasm32-wasip2`)",
+    ),
+];
+
+/// How to rebuild a component for this promwasm, for its toolchain when the
+/// component names it (a producer name in its bytes), else in general.
+pub fn rebuild_hint(bytes: &[u8]) -> &'static str {
+    TOOLCHAINS
+        .iter()
+        .find(|(marker, _)| memchr::memmem::find(bytes, marker).is_some())
+        .map_or(
+            "rebuild it against this promwasm's wit/ (package promwasm:step, world `step`)",
+            |(_, hint)| hint,
+        )
+}
+
+/// Why wasmtime could not compile a component, with what to do about it.
+pub fn explain_compile_error(error: &str, bytes: &[u8]) -> String {
+    let hint = rebuild_hint(bytes);
+    if error.contains("async") {
+        // jco's default QuickJS output uses the component-model async ABI.
+        format!(
+            "{error}; promwasm runs steps with the synchronous component ABI and does not \
+             enable the component-model async feature: {hint}"
+        )
+    } else {
+        format!("{error}; {hint}")
+    }
+}
+
 /// Same major.minor (0.x: minor breaks) and the three exports present.
 pub fn compatible(info: &ComponentInfo) -> Result<(), String> {
     let host = WIT_VERSION
@@ -79,6 +130,25 @@ pub fn compatible(info: &ComponentInfo) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hints_name_the_toolchain_that_built_the_component() {
+        let js = b"\0asm...componentize_qjs_runtime.wasm...";
+        assert!(rebuild_hint(js).contains("--backend-qjs-disable-async"));
+        assert!(rebuild_hint(b"..componentize-py 0.25..").contains("componentize-py -d wit"));
+        assert!(rebuild_hint(b"processed-by wit-bindgen-c").contains("steps-c"));
+        assert!(rebuild_hint(b"wit-bindgen-rust 0.63").contains("promwasm-guest"));
+        assert!(rebuild_hint(b"\0asm").contains("world `step`"));
+        let err = explain_compile_error(
+            "`task.cancel` requires the component model async feature",
+            js,
+        );
+        assert!(
+            err.contains("does not enable the component-model async feature")
+                && err.contains("--backend-qjs-disable-async"),
+            "{err}"
+        );
+    }
 
     fn info(imports: &[&str], exports: &[&str]) -> ComponentInfo {
         ComponentInfo {

@@ -228,13 +228,13 @@ impl Engine {
         let component = cache::compile(&self.engine, bytes, self.cache.as_ref()).map_err(|e| {
             LoadError::Invalid {
                 path: path.into(),
-                reason: format!("{e:#}"),
+                reason: check::explain_compile_error(&format!("{e:#}"), bytes),
             }
         })?;
         let info = check::inspect(&self.engine, &component, bytes);
         check::compatible(&info).map_err(|reason| LoadError::Incompatible {
             path: path.into(),
-            reason,
+            reason: format!("{reason}; {}", check::rebuild_hint(bytes)),
         })?;
         let pre = self
             .linker
@@ -242,7 +242,8 @@ impl Engine {
             .and_then(StepPre::new)
             .map_err(|e| LoadError::Incompatible {
                 path: path.into(),
-                reason: format!("{e:#}"),
+                // Built for another world: it imports what the host does not provide.
+                reason: format!("{e:#}; {}", check::rebuild_hint(bytes)),
             })?;
         let loaded = LoadedComponent {
             pre,
@@ -263,7 +264,7 @@ impl Engine {
         let component: Component = cache::compile(&self.engine, &bytes, self.cache.as_ref())
             .map_err(|e| LoadError::Invalid {
                 path: path.into(),
-                reason: format!("{e:#}"),
+                reason: check::explain_compile_error(&format!("{e:#}"), &bytes),
             })?;
         Ok(check::inspect(&self.engine, &component, &bytes))
     }
