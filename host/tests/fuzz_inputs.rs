@@ -43,9 +43,13 @@ fn seed_files() -> Vec<(&'static str, Vec<u8>)> {
     let (head, steps) = config
         .split_once("\nsteps:\n")
         .expect("the example's config.yaml has `steps:`");
-    let workers = example("tests/workers.json").replace("../../../target/debug/orca-server", "server");
+    let workers =
+        example("tests/workers.json").replace("../../../target/debug/orca-server", "server");
     vec![
-        (CONFIG, format!("{head}\nsteps_file: steps.yaml\n").into_bytes()),
+        (
+            CONFIG,
+            format!("{head}\nsteps_file: steps.yaml\n").into_bytes(),
+        ),
         (STEPS, steps.as_bytes().to_vec()),
         (WORKERS, workers.into_bytes()),
         (TESTS_ENV, example("tests/.env").into_bytes()),
@@ -58,7 +62,12 @@ fn seed_files() -> Vec<(&'static str, Vec<u8>)> {
 fn write_project(dir: &Path, files: &[(&str, Vec<u8>)]) -> PathBuf {
     std::fs::create_dir_all(dir.join("tests/data")).unwrap();
     std::fs::create_dir_all(dir.join("tests/keys")).unwrap();
-    for key in ["worker1-staking", "worker1-main", "worker2-staking", "worker2-main"] {
+    for key in [
+        "worker1-staking",
+        "worker1-main",
+        "worker2-staking",
+        "worker2-main",
+    ] {
         let rel = format!("tests/keys/{key}.json");
         std::fs::write(dir.join(&rel), example(&rel)).unwrap();
     }
@@ -89,7 +98,11 @@ fn assert_located(dir: &Path, diags: &Diagnostics) {
             d.file.display(),
             d.message
         );
-        assert!(!d.message.trim().is_empty(), "an empty message at {}", d.file.display());
+        assert!(
+            !d.message.trim().is_empty(),
+            "an empty message at {}",
+            d.file.display()
+        );
         if let Some(pos) = d.pos {
             let lines = std::fs::read(&d.file)
                 .map(|b| b.split(|&c| c == b'\n').count())
@@ -119,10 +132,49 @@ enum Mutation {
 
 /// Pieces of syntax of every format read, and bytes none of them expects.
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", ":", ",", "\"", "'", "\n", "  ", "\t", "#", "//", "/*", "*/", "=", "- ",
-    "&a ", "*a", "!!binary ", "? ", "|\n", ">\n", "null", "~", "true", "1e999", "-1",
-    "99999999999999999999", "0x1f", "\\u0000", "\\", "${X}", "export ", "$", "---\n", "...\n",
-    "<<: *a\n", "9999999h", "1.5GiB", "\u{feff}", "é", "\u{202e}",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    ",",
+    "\"",
+    "'",
+    "\n",
+    "  ",
+    "\t",
+    "#",
+    "//",
+    "/*",
+    "*/",
+    "=",
+    "- ",
+    "&a ",
+    "*a",
+    "!!binary ",
+    "? ",
+    "|\n",
+    ">\n",
+    "null",
+    "~",
+    "true",
+    "1e999",
+    "-1",
+    "99999999999999999999",
+    "0x1f",
+    "\\u0000",
+    "\\",
+    "${X}",
+    "export ",
+    "$",
+    "---\n",
+    "...\n",
+    "<<: *a\n",
+    "9999999h",
+    "1.5GiB",
+    "\u{feff}",
+    "é",
+    "\u{202e}",
 ];
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -131,10 +183,10 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         prop::collection::vec(any::<u8>(), 1..8),
     ];
     prop_oneof![
-        (any::<Index>(), 1usize..40).prop_map(|(at, n)| Mutation::Delete(at, n)),
+        1 => (any::<Index>(), 1usize..40).prop_map(|(at, n)| Mutation::Delete(at, n)),
         4 => (any::<Index>(), bytes).prop_map(|(at, b)| Mutation::Insert(at, b)),
-        (any::<Index>(), 1usize..12, 2usize..300).prop_map(|(at, n, t)| Mutation::Repeat(at, n, t)),
-        any::<Index>().prop_map(Mutation::Truncate),
+        1 => (any::<Index>(), 1usize..12, 2usize..300).prop_map(|(at, n, t)| Mutation::Repeat(at, n, t)),
+        1 => any::<Index>().prop_map(Mutation::Truncate),
     ]
 }
 
@@ -154,7 +206,12 @@ fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
             let start = at(i, bytes.len()).min(bytes.len());
             let end = (start + n).min(bytes.len());
             let piece = bytes[start..end].to_vec();
-            let copies: Vec<u8> = piece.iter().copied().cycle().take(piece.len() * times).collect();
+            let copies: Vec<u8> = piece
+                .iter()
+                .copied()
+                .cycle()
+                .take(piece.len() * times)
+                .collect();
             bytes.splice(end..end, copies);
         }
         Mutation::Truncate(i) => {
