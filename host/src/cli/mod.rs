@@ -3,6 +3,7 @@
 
 mod inspect;
 mod keygen;
+mod new;
 mod run;
 mod state;
 
@@ -111,6 +112,7 @@ enum Command {
     Check(run::CheckCmd),
     Inspect(inspect::InspectCmd),
     Keygen(keygen::KeygenCmd),
+    New(new::NewCmd),
     State(state::StateCmd),
 }
 
@@ -144,6 +146,7 @@ pub fn main() -> ExitCode {
             Command::Check(cmd) => cmd.run().await,
             Command::Inspect(cmd) => cmd.run().await,
             Command::Keygen(cmd) => cmd.run(),
+            Command::New(cmd) => cmd.run(),
             Command::State(cmd) => cmd.run(),
         }
     });
