@@ -43,6 +43,8 @@ fn seed_files() -> Vec<(&'static str, Vec<u8>)> {
     let (head, steps) = config
         .split_once("\nsteps:\n")
         .expect("the example's config.yaml has `steps:`");
+    // The anchor `&steps` stays in config.yaml: the steps file names the module.
+    let steps = steps.replace("*steps", "steps.wasm");
     let workers =
         example("tests/workers.json").replace("../../../target/debug/orca-server", "server");
     vec![

@@ -64,19 +64,38 @@ pub fn parse_yaml(text: &str) -> Result<Node, SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, false).map_err(|e| SyntaxError {
-        pos: to_pos(e.marker()),
+        pos: within(text, to_pos(e.marker())),
         message: e.info().to_string(),
     })?;
     if let Some(message) = builder.error {
         return Err(SyntaxError {
-            pos: builder.error_pos,
+            pos: within(text, builder.error_pos),
             message,
         });
     }
-    Ok(builder.root.unwrap_or(Node {
+    let mut root = builder.root.unwrap_or(Node {
         pos: Pos { line: 1, column: 1 },
         kind: Kind::Null,
-    }))
+    });
+    // An empty value at the very end (`timeout:` on the last line) is placed
+    // past it by the parser.
+    place_within(&mut root, text);
+    Ok(root)
+}
+
+/// Every position of the tree moved onto the text (see [`within`]).
+fn place_within(node: &mut Node, text: &str) {
+    node.pos = within(text, node.pos);
+    match &mut node.kind {
+        Kind::Seq(items) => items.iter_mut().for_each(|n| place_within(n, text)),
+        Kind::Map(entries) => {
+            for e in entries {
+                e.key_pos = within(text, e.key_pos);
+                place_within(&mut e.value, text);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Parse JSON that may contain `//` and `/* */` comments (workers.json).
@@ -85,16 +104,36 @@ pub fn parse_json_with_comments(text: &str) -> Result<Node, SyntaxError> {
     let clean = blank_comments(text);
     if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&clean) {
         return Err(SyntaxError {
-            pos: Pos {
-                line: e.line(),
-                column: e.column(),
-            },
+            pos: within(
+                text,
+                Pos {
+                    line: e.line(),
+                    column: e.column(),
+                },
+            ),
             message: strip_serde_position(&e.to_string()),
         });
     }
     // YAML forbids tabs in some places where JSON allows them; a tab and a
     // space are one column each, so positions stay right.
     parse_yaml(&clean.replace('\t', " "))
+}
+
+/// `pos`, moved onto the text: parsers report the end of input one line past
+/// a final line break, or at column 0; an editor wants a place that exists.
+fn within(text: &str, pos: Pos) -> Pos {
+    let lines = text.split('\n').count();
+    if pos.line > lines {
+        let last = text.rsplit('\n').next().unwrap_or("");
+        return Pos {
+            line: lines,
+            column: last.chars().count() + 1,
+        };
+    }
+    Pos {
+        line: pos.line.max(1),
+        column: pos.column.max(1),
+    }
 }
 
 /// Replace comments with spaces (newlines kept) so positions do not move.

@@ -91,3 +91,23 @@ fn repeated_keys_keep_the_last_value() {
     let doc = parse_yaml("a: 1\na: 2\n").unwrap();
     assert_eq!(doc.to_json(), serde_json::json!({"a": 2}));
 }
+
+#[test]
+fn syntax_errors_at_the_end_point_into_the_text() {
+    // Found by tests/fuzz_inputs.rs: the end of input was reported one line
+    // past the last line break (YAML) or at column 0 (empty JSON).
+    let yaml = parse_yaml("a: 1\nb: [1,\n").unwrap_err();
+    assert!(yaml.pos.line <= 3 && yaml.pos.column >= 1, "{yaml:?}");
+    let empty = parse_json_with_comments("").unwrap_err();
+    assert_eq!((empty.pos.line, empty.pos.column), (1, 1), "{empty:?}");
+    let open = parse_json_with_comments("{\n  \"a\": ").unwrap_err();
+    assert_eq!(open.pos.line, 2, "{open:?}");
+    assert!(open.pos.column >= 1);
+}
+
+#[test]
+fn an_empty_value_at_the_end_is_placed_on_its_line() {
+    let root = parse_yaml("a: 1\ntimeout:").unwrap();
+    let timeout = root.get("timeout").unwrap();
+    assert_eq!(timeout.pos.line, 2, "{timeout:?}");
+}
