@@ -83,8 +83,8 @@ pub mod prelude {
     pub use crate::signing::JsonStyle;
     pub use crate::worker::Worker;
     pub use crate::{bail, ensure, export_stages};
+    pub use crate::{data, Context, Error, NoArgs, Outcome, Result, Stage};
     pub use crate::{db, http, log, runner, signing, worker};
     pub use crate::{log_debug, log_error, log_info, log_trace, log_warn};
-    pub use crate::{data, Context, Error, NoArgs, Outcome, Result, Stage};
     pub use serde_json::{json, Value};
 }

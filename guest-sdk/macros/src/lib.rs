@@ -25,9 +25,10 @@ pub fn data(attr: TokenStream, item: TokenStream) -> TokenStream {
             .parse()
             .expect("a compile_error! call is valid Rust");
     }
-    let derives: TokenStream = "#[derive(::promwasm_guest::serde::Serialize, ::promwasm_guest::serde::Deserialize)] \
+    let derives: TokenStream =
+        "#[derive(::promwasm_guest::serde::Serialize, ::promwasm_guest::serde::Deserialize)] \
          #[serde(crate = \"::promwasm_guest::serde\")]"
-        .parse()
-        .expect("the attributes are valid Rust");
+            .parse()
+            .expect("the attributes are valid Rust");
     derives.into_iter().chain(item).collect()
 }
