@@ -362,5 +362,58 @@ fn bench() -> Result {
     run(cargo()
         .args(["bench", "-p", "promwasm"])
         .env("PROMWASM_GUEST_DIR", dir)
-        .env("PROMWASM_MONGO_BIN_DIR", root().join(".venv/bin")))
+        .env("PROMWASM_MONGO_BIN_DIR", root().join(".venv/bin")))?;
+    load_times(&guests)
+}
+
+/// First and second load of each language's example stages with a release
+/// `promwasm inspect`: the first compiles to native code, the second must
+/// come from the compiled cache.
+fn load_times(guests: &[(String, PathBuf)]) -> Result {
+    let built = cargo_artifacts(cargo().args(["build", "--release", "-p", "promwasm"]))?;
+    let promwasm = built.binary("promwasm")?;
+    let cache = std::env::temp_dir().join(format!("promwasm-bench-cache-{}", std::process::id()));
+    let timed = |module: &Path| -> Result<f64> {
+        let start = std::time::Instant::now();
+        let out = Command::new(&promwasm)
+            .arg("inspect")
+            .arg(module)
+            .env("PROMWASM_CACHE_DIR", &cache)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", promwasm.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "promwasm inspect {} failed: {}",
+                module.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(start.elapsed().as_secs_f64())
+    };
+    println!("\nload time of the example's stages (promwasm inspect, release build):");
+    println!(
+        "{:<12} {:>10} {:>12} {:>12} {:>8}",
+        "language", "size", "first run", "second run", "ratio"
+    );
+    for (lang, name) in [
+        ("Rust", "orca_steps"),
+        ("JavaScript", "orca_steps_js"),
+        ("Python", "orca_steps_py"),
+        ("C", "orca_steps_c"),
+    ] {
+        let Some((_, module)) = guests.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        let size = std::fs::metadata(module).map_err(io(module))?.len();
+        let (first, second) = (timed(module)?, timed(module)?);
+        println!(
+            "{lang:<12} {:>8.1}MB {:>10.3} s {:>10.3} s {:>7.0}x",
+            size as f64 / 1e6,
+            first,
+            second,
+            first / second
+        );
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+    Ok(())
 }
