@@ -135,6 +135,51 @@ fn a_new_rust_step_builds_and_passes_its_test() {
     assert!(built.is_file(), "{}", built.display());
 }
 
+/// A pinned toolchain `cargo xtask test` installed under `.tools/` when it
+/// built the example's guests in that language.
+fn tool(rel: &str) -> PathBuf {
+    let path = repo_root().join(".tools").join(rel);
+    assert!(
+        path.exists(),
+        "{} not found: run the tests with `cargo xtask test`, which installs it",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn a_new_javascript_step_builds_and_passes_its_test() {
+    let parent = tempfile::tempdir().unwrap();
+    // The jco that xtask installed from the same lockfile the project pins,
+    // handed over in `JCO` as the README says (instead of `npm install`).
+    let jco = tool("js/node_modules/.bin/jco");
+    new_build_run(parent.path(), "hello-js", "js", &[("JCO", jco)]);
+    assert!(parent.path().join("hello-js/build/hello-js.wasm").is_file());
+    assert!(
+        !parent.path().join("hello-js/node_modules").exists(),
+        "with JCO set, the build installs nothing"
+    );
+}
+
+#[test]
+fn a_new_python_step_builds_and_passes_its_test() {
+    let parent = tempfile::tempdir().unwrap();
+    // The componentize-py that xtask installed at the pinned version, handed
+    // over in `COMPONENTIZE_PY` as the README says (instead of a new venv).
+    let componentize_py = tool("python/bin/componentize-py");
+    new_build_run(
+        parent.path(),
+        "hello-py",
+        "python",
+        &[("COMPONENTIZE_PY", componentize_py)],
+    );
+    assert!(parent.path().join("hello-py/build/hello-py.wasm").is_file());
+    assert!(
+        !parent.path().join("hello-py/.venv").exists(),
+        "with COMPONENTIZE_PY set, the build installs nothing"
+    );
+}
+
 #[test]
 fn help_explains_new() {
     let mut cmd = promwasm();
@@ -149,6 +194,8 @@ fn help_explains_new() {
     run.expect_code(0)
         .expect_output("--lang <LANG>")
         .expect_output("--sdk <PATH>")
+        .expect_output("- js:")
+        .expect_output("- python:")
         .expect_output("must not exist");
 }
 
@@ -204,6 +251,11 @@ fn bad_names_languages_and_sdks_exit_2_and_write_nothing() {
             "sdk-step",
             &["--sdk", "/nonexistent/guest-sdk"],
             &["the Rust SDK is not at /nonexistent/guest-sdk", "--sdk"],
+        ),
+        (
+            "js-sdk-step",
+            &["--lang", "js", "--sdk", "/somewhere"],
+            &["--sdk is for --lang rust"],
         ),
     ];
     for (name, args, errors) in cases {

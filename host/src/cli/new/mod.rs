@@ -59,12 +59,20 @@ struct StepArgs {
 pub enum Lang {
     /// Rust, on the `promwasm-guest` crate; built with cargo.
     Rust,
+    /// JavaScript, on the JS SDK (copied in); built with jco's QuickJS backend.
+    #[value(alias = "javascript")]
+    Js,
+    /// Python, on the Python SDK (copied in); built with componentize-py.
+    #[value(alias = "py")]
+    Python,
 }
 
 impl Lang {
     fn name(self) -> &'static str {
         match self {
             Lang::Rust => "rust",
+            Lang::Js => "js",
+            Lang::Python => "python",
         }
     }
 }
@@ -175,6 +183,13 @@ impl StepArgs {
         let name = step_name(&self.path).map_err(Failure::Invalid)?;
         let sdk = match (self.lang, &self.sdk) {
             (Lang::Rust, sdk) => rust_sdk(sdk.as_deref()).map_err(Failure::Invalid)?,
+            (lang, Some(_)) => {
+                return Err(Failure::Invalid(format!(
+                    "--sdk is for --lang rust: a {} project gets a copy of its SDK, built into promwasm",
+                    lang.name()
+                )))
+            }
+            (_, None) => String::new(),
         };
         let vars = templates::Vars {
             crate_name: name.replace('-', "_"),

@@ -61,7 +61,10 @@ fn stage_types_cannot_clash_with_the_prelude() {
 #[test]
 fn every_placeholder_is_filled() {
     for lang in langs() {
-        for file in templates::files(lang, &vars()) {
+        for file in templates::files(lang, &vars())
+            .into_iter()
+            .filter(|f| f.template)
+        {
             assert!(
                 !file.text.contains("{{") && !file.text.contains("}}"),
                 "{lang:?} {}: a placeholder is left:\n{}",
@@ -167,4 +170,108 @@ fn a_project_is_written_whole_and_never_over_anything() {
         Err(Failure::Invalid(_))
     ));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "mine");
+}
+
+/// The SDK files of `dir` (relative to the repository) ending in `ext`, by name.
+fn sdk_files(dir: &str, ext: &str, skip: &str) -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(dir);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(ext) && !n.ends_with(skip))
+        .collect();
+    names.sort();
+    names
+}
+
+fn file<'a>(files: &'a [templates::File], path: &str) -> &'a templates::File {
+    files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("no {path}"))
+}
+
+#[test]
+fn a_js_project_holds_the_whole_sdk_and_pins_jco() {
+    let files = templates::files(Lang::Js, &vars());
+    let mut copied: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.path.strip_prefix("sdk/"))
+        .map(str::to_owned)
+        .collect();
+    copied.sort();
+    assert_eq!(
+        copied,
+        sdk_files("guest-sdk/js", ".js", ".test.js"),
+        "every module of guest-sdk/js is copied into sdk/"
+    );
+    assert_eq!(
+        file(&files, "sdk/promwasm.js").text,
+        include_str!("../../../../guest-sdk/js/promwasm.js")
+    );
+    assert_eq!(
+        file(&files, "wit/step.wit").text,
+        include_str!("../../../../wit/step.wit")
+    );
+
+    let jco = templates::jco_version();
+    assert!(jco.split('.').count() == 3 && jco.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&file(&files, "package.json").text).unwrap();
+    assert_eq!(manifest["name"], "my-step");
+    assert_eq!(
+        manifest["devDependencies"]["@bytecodealliance/jco"],
+        jco.as_str()
+    );
+    let lock: serde_json::Value =
+        serde_json::from_str(&file(&files, "package-lock.json").text).unwrap();
+    assert_eq!(lock["name"], "my-step");
+    assert_eq!(lock["packages"][""]["name"], "my-step");
+    assert_eq!(
+        lock["packages"][""]["devDependencies"]["@bytecodealliance/jco"],
+        jco.as_str()
+    );
+    assert_eq!(
+        lock["packages"]["node_modules/@bytecodealliance/jco"]["version"],
+        jco.as_str(),
+        "the lockfile installs the version package.json pins"
+    );
+    let build = &file(&files, "build.sh");
+    assert!(build.executable && build.text.contains("--backend-qjs-disable-async"));
+}
+
+#[test]
+fn a_python_project_holds_the_whole_sdk_and_pins_componentize_py() {
+    let files = templates::files(Lang::Python, &vars());
+    let mut copied: Vec<String> = files
+        .iter()
+        .filter_map(|f| f.path.strip_prefix("sdk/promwasm/"))
+        .map(str::to_owned)
+        .collect();
+    copied.sort();
+    assert_eq!(
+        copied,
+        sdk_files("guest-sdk/python/promwasm", ".py", "\0"),
+        "every module of guest-sdk/python/promwasm is copied into sdk/promwasm/"
+    );
+    // The same componentize-py as `cargo xtask` builds promwasm's own Python steps with.
+    let xtask = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../xtask/src/langs/python.rs"),
+    )
+    .unwrap();
+    let pin = format!(
+        "const COMPONENTIZE_PY: &str = \"{}\";",
+        templates::COMPONENTIZE_PY
+    );
+    assert!(
+        xtask.contains(&pin),
+        "xtask/src/langs/python.rs lacks `{pin}`"
+    );
+    let build = file(&files, "build.sh");
+    assert!(build.executable);
+    assert!(build
+        .text
+        .contains(&format!("componentize-py=={}", templates::COMPONENTIZE_PY)));
+    assert!(file(&files, "src/app.py").text.contains("WitWorld"));
 }
