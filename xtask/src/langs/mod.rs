@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 
 use crate::Result;
 
+mod c;
 mod js;
 mod python;
 
 /// Build every non-Rust guest component into `out`; their paths by name.
 pub fn build(out: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut built = Vec::new();
+    built.extend(c::build(out)?);
     built.extend(js::build(out)?);
     built.extend(python::build(out)?);
     Ok(built)
