@@ -158,7 +158,8 @@ fn worker(
     fields.insert("database_path".into(), json!(database_path));
     if let Value::Object(given) = node.to_json() {
         for (k, v) in given {
-            if k != "env_vars" && k != "keypairs" {
+            // Environment values may be secrets; steps read them with `get-env`.
+            if k != "env_vars" && k != "keypairs" && k != "env" {
                 fields.insert(k, v);
             }
         }
@@ -300,8 +301,11 @@ fn readiness(c: &mut Checker, node: &Node, what: &str) -> Readiness {
     }
 }
 
+/// The worker's environment: `env` (literal values, as in prometheus-test's
+/// README) and `env_vars` (values taken from the environment or `.env`).
 fn env_vars(c: &mut Checker, node: &Node, what: &str, env: &Env) -> BTreeMap<String, String> {
-    let mut mapped = BTreeMap::new();
+    let mut mapped = literal_env(c, node, what);
+    let literal: Vec<String> = mapped.keys().cloned().collect();
     let Some(vars) = node.get("env_vars") else {
         return mapped;
     };
@@ -320,6 +324,17 @@ fn env_vars(c: &mut Checker, node: &Node, what: &str, env: &Env) -> BTreeMap<Str
             );
             continue;
         };
+        if literal.contains(&e.key) {
+            c.error(
+                e.key_pos,
+                format!("{what} sets `{}` in both `env` and `env_vars`", e.key),
+                Some(
+                    "keep one: `env` holds values, `env_vars` names variables to read them from"
+                        .into(),
+                ),
+            );
+            continue;
+        }
         // prometheus-test passes DATA_DIR through literally.
         if e.key == "DATA_DIR" {
             mapped.insert(e.key.clone(), source.to_string());
@@ -339,6 +354,39 @@ fn env_vars(c: &mut Checker, node: &Node, what: &str, env: &Env) -> BTreeMap<Str
         }
     }
     mapped
+}
+
+/// `env`: `{"NAME": "value"}`; numbers and booleans are written as text.
+fn literal_env(c: &mut Checker, node: &Node, what: &str) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    let Some(given) = node.get("env") else {
+        return vars;
+    };
+    let Some(given) = c.mapping(given, &format!("`env` of {what}")) else {
+        return vars;
+    };
+    for e in given.entries().unwrap_or_default() {
+        let value = match &e.value.kind {
+            Kind::Str(s) => s.clone(),
+            Kind::Int(n) => n.to_string(),
+            Kind::Float(f) => f.to_string(),
+            Kind::Bool(b) => b.to_string(),
+            _ => {
+                c.error(
+                    e.value.pos,
+                    format!(
+                        "`env.{}` of {what} must be a string, number or boolean, not {}",
+                        e.key,
+                        e.value.type_name()
+                    ),
+                    None,
+                );
+                continue;
+            }
+        };
+        vars.insert(e.key.clone(), value);
+    }
+    vars
 }
 
 fn keypairs(

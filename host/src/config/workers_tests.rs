@@ -431,6 +431,57 @@ fn missing_env_vars_are_located() {
 }
 
 #[test]
+fn literal_env_values_reach_the_worker_but_not_its_fields() {
+    let mut f = Fixture::new();
+    f.set("FROM_ENV", "mapped");
+    let loaded = f.load(
+        r#"{
+  "w": {
+    "url": "http://localhost:1",
+    "env": { "TASK_ID": "task-1", "DEBUG": true, "WORKERS": 3 },
+    "env_vars": { "MAPPED": "FROM_ENV" }
+  }
+}"#,
+    );
+    loaded.ok();
+    let w = loaded.worker("w");
+    assert_eq!(w.env["TASK_ID"], "task-1");
+    assert_eq!(w.env["DEBUG"], "true");
+    assert_eq!(w.env["WORKERS"], "3");
+    assert_eq!(w.env["MAPPED"], "mapped");
+    assert!(
+        w.fields.get("env").is_none(),
+        "env values stay out of fields"
+    );
+}
+
+#[test]
+fn bad_literal_env_is_located() {
+    let f = Fixture::new();
+    let loaded = f.load(
+        r#"{
+  "w": {
+    "url": "http://localhost:1",
+    "env": { "LIST": [1], "TWICE": "x" },
+    "env_vars": { "TWICE": "X" }
+  }
+}"#,
+    );
+    assert_eq!(
+        loaded
+            .error("`env.LIST` of worker `w` must be a string, number or boolean, not a list")
+            .pos,
+        pos(4, 22)
+    );
+    assert_eq!(
+        loaded
+            .error("worker `w` sets `TWICE` in both `env` and `env_vars`")
+            .pos,
+        pos(5, 19)
+    );
+}
+
+#[test]
 fn unreadable_keypairs_are_located() {
     let mut f = Fixture::new();
     f.write("keys/short.json", "[1, 2, 3]");
