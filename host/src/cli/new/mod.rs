@@ -80,76 +80,13 @@ impl Lang {
 /// The longest step name accepted.
 const MAX_NAME: usize = 64;
 
-/// Names a step cannot take in every language: Rust keywords and the
-/// crates a Rust step depends on or links against.
-const RESERVED: &[&str] = &[
-    "as",
-    "async",
-    "await",
-    "break",
-    "const",
-    "continue",
-    "crate",
-    "dyn",
-    "else",
-    "enum",
-    "extern",
-    "false",
-    "fn",
-    "for",
-    "if",
-    "impl",
-    "in",
-    "let",
-    "loop",
-    "match",
-    "mod",
-    "move",
-    "mut",
-    "pub",
-    "ref",
-    "return",
-    "self",
-    "static",
-    "struct",
-    "super",
-    "trait",
-    "true",
-    "type",
-    "unsafe",
-    "use",
-    "where",
-    "while",
-    "abstract",
-    "become",
-    "box",
-    "do",
-    "final",
-    "gen",
-    "macro",
-    "override",
-    "priv",
-    "try",
-    "typeof",
-    "unsized",
-    "virtual",
-    "yield",
-    "std",
-    "core",
-    "alloc",
-    "test",
-    "proc_macro",
-    "proc-macro",
-    "build",
-    "deps",
-    "examples",
-    "incremental",
-    "promwasm",
-    "promwasm-guest",
-    "promwasm_guest",
-    "promwasm-guest-macros",
-    "promwasm_guest_macros",
-];
+/// Names a step cannot take in any language: Rust keywords, and the crates
+/// a Rust step depends on or links against (each also with `_` for `-`).
+const RESERVED: &str = "as async await break const continue crate dyn else enum extern false fn \
+    for if impl in let loop match mod move mut pub ref return self static struct super trait \
+    true type unsafe use where while abstract become box do final gen macro override priv try \
+    typeof unsized virtual yield std core alloc test proc_macro promwasm promwasm_guest \
+    promwasm_guest_macros";
 
 /// Why `promwasm new` stopped.
 #[derive(Debug)]
@@ -256,7 +193,8 @@ fn step_name(path: &Path) -> Result<String, String> {
             &name[name.len() - 1..]
         ));
     }
-    if RESERVED.contains(&name) || RESERVED.contains(&name.replace('-', "_").as_str()) {
+    let underscored = name.replace('-', "_");
+    if RESERVED.split_whitespace().any(|r| r == underscored) {
         return Err(format!(
             "`{name}` cannot name a step: it is a Rust keyword or a crate the step builds with; \
              pick another name, e.g. `{name}-step`"
