@@ -1,26 +1,35 @@
 //! `module: {url, sha256}`: fetched once over real HTTP into the
 //! content-addressed cache, refused on a digest mismatch, kept for later runs.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use promwasm_e2e::{closed_port, guest, outcomes, Project};
+use promwasm_e2e::{
+    closed_port, expect_orca_example_passed, guest, orca_example_copy, outcomes, promwasm,
+    read_json, run_command, Project, RUN_LIMIT,
+};
 
-/// A small HTTP server with one file, `/test_guests.wasm`; counts the requests for it.
+/// A small HTTP server of files by name (`/<name>`); counts the requests for each.
 struct ModuleServer {
     port: u16,
-    hits: Arc<AtomicUsize>,
+    hits: Arc<Mutex<BTreeMap<String, usize>>>,
 }
 
 impl ModuleServer {
+    /// Serves `body` as `/test_guests.wasm`.
     fn start(body: Vec<u8>) -> Self {
+        Self::serving(vec![("test_guests.wasm".into(), body)])
+    }
+
+    fn serving(files: Vec<(String, Vec<u8>)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let hits = Arc::new(AtomicUsize::new(0));
+        let hits = Arc::new(Mutex::new(BTreeMap::new()));
         let counter = hits.clone();
+        let files: BTreeMap<String, Vec<u8>> = files.into_iter().collect();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -32,18 +41,25 @@ impl ModuleServer {
                 while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
                     line.clear();
                 }
-                let response = if request.starts_with("GET /test_guests.wasm ") {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    let mut r = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        body.len()
-                    )
-                    .into_bytes();
-                    r.extend_from_slice(&body);
-                    r
-                } else {
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                        .to_vec()
+                let name = request
+                    .strip_prefix("GET /")
+                    .and_then(|r| r.split(' ').next())
+                    .unwrap_or_default();
+                let response = match files.get(name) {
+                    Some(body) => {
+                        *counter.lock().unwrap().entry(name.to_string()).or_insert(0) += 1;
+                        let mut r = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        r.extend_from_slice(body);
+                        r
+                    }
+                    None => {
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    }
                 };
                 let _ = stream.write_all(&response);
             }
@@ -55,8 +71,13 @@ impl ModuleServer {
         format!("http://127.0.0.1:{}/{path}", self.port)
     }
 
+    /// Requests for `/test_guests.wasm`.
     fn hits(&self) -> usize {
-        self.hits.load(Ordering::SeqCst)
+        self.hits_of("test_guests.wasm")
+    }
+
+    fn hits_of(&self, name: &str) -> usize {
+        self.hits.lock().unwrap().get(name).copied().unwrap_or(0)
     }
 }
 
@@ -194,4 +215,60 @@ steps:
         "`sha256` in `module` of step `a` must be 64 hex digits",
         "unknown key `size` in `module` of step `a`",
     ]);
+}
+
+/// "Share a step module" as the README shows it: modules built in C, Rust,
+/// JavaScript and Python, published on a plain HTTP server and pinned by
+/// `{url, sha256}`, run the mixed-language example.
+#[test]
+fn modules_in_every_language_are_shared_by_url() {
+    let names = [
+        "orca_steps_c",
+        "orca_steps",
+        "orca_steps_js",
+        "orca_steps_py",
+    ];
+    let server = ModuleServer::serving(
+        names
+            .iter()
+            .map(|n| (format!("{n}.wasm"), std::fs::read(guest(n)).unwrap()))
+            .collect(),
+    );
+    let copy = orca_example_copy();
+    let config = copy.path().join("tests/config-mixed.yaml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    for name in names {
+        let path = guest(name).display().to_string();
+        let pinned = format!(
+            "{{ url: \"{}\", sha256: {} }}",
+            server.url(&format!("{name}.wasm")),
+            sha256_of(&guest(name))
+        );
+        assert!(
+            text.contains(&format!("{path}\n")),
+            "config-mixed.yaml uses {name}"
+        );
+        text = text.replace(&format!("{path}\n"), &format!("{pinned}\n"));
+    }
+    assert!(
+        !text.contains(".wasm\n"),
+        "every module is pinned by URL:\n{text}"
+    );
+    std::fs::write(&config, text).unwrap();
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let run = run_command(
+        promwasm()
+            .arg("run")
+            .arg(&config)
+            .arg("--reset")
+            .arg("--json")
+            .arg(report.path()),
+        RUN_LIMIT,
+    );
+    run.expect_code(0);
+    expect_orca_example_passed(&read_json(report.path()), &run.all());
+    for name in names {
+        // Once, or never when an earlier run left it in the shared cache.
+        assert!(server.hits_of(&format!("{name}.wasm")) <= 1, "{name}");
+    }
 }
