@@ -42,7 +42,8 @@ const ONE_ECHO: &str =
     "steps:\n  - name: s\n    worker: w1\n    module: {guests}\n    stage: echo\n";
 
 #[test]
-fn a_worker_gets_the_environment_mapped_vars_port_database_path_name_and_mongo_uri() {
+fn a_worker_gets_the_environment_mapped_and_literal_vars_port_database_path_name_mongo_uri_and_run_id(
+) {
     let server = MongoServer::start();
     let p = Project::new();
     let port = free_port();
@@ -55,7 +56,9 @@ fn a_worker_gets_the_environment_mapped_vars_port_database_path_name_and_mongo_u
                 "FROM_ROOT": "E2E_ROOT_ONLY",
                 // prometheus-test passes DATA_DIR literally: no variable of that name exists.
                 "DATA_DIR": "literal/data/dir",
-            }
+            },
+            // Literal values, as in prometheus-test's README.
+            "env": { "LITERAL": "as written", "WORKERS": 3 },
         }))
     }));
     // The project root's .env fills gaps; tests/.env overrides it.
@@ -76,10 +79,14 @@ fn a_worker_gets_the_environment_mapped_vars_port_database_path_name_and_mongo_u
             .env("E2E_PLAIN", "not mapped, inherited");
     })
     .expect_code(0);
+    let run_id = p.report()["run_id"].as_str().unwrap().to_string();
 
     let report = read_json(&report);
     let env = env_of(&report);
     let expect = [
+        ("LITERAL", "as written".to_string()),
+        ("WORKERS", "3".to_string()),
+        ("PROMWASM_RUN_ID", run_id),
         ("WORKER_NAME", "w1".to_string()),
         ("DATA_DIR", "literal/data/dir".to_string()),
         ("API_KEY", "from-tests-env".to_string()),

@@ -94,6 +94,17 @@ pub fn load(config_file: &Path, process_env: Env) -> Result<Loaded, Diagnostics>
         return Err(diags);
     }
     for e in root.entries().unwrap_or_default() {
+        if e.key == "post_load_callback" && !matches!(e.value.kind, tree::Kind::Null) {
+            // prometheus-test passes a Python callable through `config_overrides`.
+            warnings.push(
+                Diagnostic::at(
+                    &config_file,
+                    e.key_pos,
+                    "`post_load_callback` is prometheus-test's Python callback and is not run",
+                )
+                .hint("write the hook as a step module and name it in `post_load: {module, stage, args}`"),
+            );
+        }
         if KNOWN_KEYS.contains(&e.key.as_str()) {
             continue;
         }

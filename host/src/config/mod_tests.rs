@@ -138,3 +138,26 @@ fn a_misspelt_data_file_key_is_one_error() {
         Some("did you mean `data_file`?")
     );
 }
+
+#[test]
+fn a_post_load_callback_gets_a_warning_pointing_to_post_load() {
+    let p = Project::new();
+    p.write(
+        "tests/config.yaml",
+        "max_rounds: 1\npost_load_callback: my_tasks.seed_todos\nsteps:\n  - { name: a, worker: worker1, module: step.wasm }\n",
+    );
+    let loaded = load(&p.path("tests/config.yaml"), Env::new()).unwrap();
+    let [warning] = loaded.warnings.as_slice() else {
+        panic!("one warning: {:?}", loaded.warnings);
+    };
+    assert!(
+        warning.message.contains("`post_load_callback`"),
+        "{warning:?}"
+    );
+    assert!(warning
+        .hint
+        .as_deref()
+        .unwrap()
+        .contains("post_load: {module, stage, args}"));
+    assert_eq!(warning.pos.unwrap().line, 2);
+}

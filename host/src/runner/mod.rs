@@ -170,6 +170,8 @@ impl Run<'_> {
             .map_err(|e| RunError::Machine(e.into()))?;
 
         let mut worker_env = BTreeMap::new();
+        // Lets a task keep each run's data apart; the same across a resume.
+        worker_env.insert("PROMWASM_RUN_ID".to_string(), run_id.clone());
         if let Some(db) = self.database {
             worker_env.insert("MONGO_URI".to_string(), db.uri.clone());
         }
