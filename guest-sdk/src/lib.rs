@@ -44,6 +44,9 @@
 //! ```
 #![deny(missing_docs)]
 
+// `#[data]` names `::promwasm_guest::serde`, also inside this crate's own tests.
+extern crate self as promwasm_guest;
+
 #[doc(hidden)]
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {

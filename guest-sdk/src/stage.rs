@@ -46,7 +46,7 @@ impl<'de> Deserialize<'de> for NoArgs {
 /// /// Only runs in the round given by `only_round`.
 /// struct CheckRound;
 ///
-/// #[derive(Deserialize)]
+/// #[data]
 /// struct Args {
 ///     only_round: Option<u32>,
 /// }
@@ -263,7 +263,6 @@ pub(crate) mod dispatch {
     mod tests {
         use super::*;
         use crate::{NoArgs, Result};
-        use serde::Deserialize;
 
         struct Unit;
         impl Stage for Unit {
@@ -280,7 +279,7 @@ pub(crate) mod dispatch {
             }
         }
 
-        #[derive(Deserialize)]
+        #[crate::data]
         struct Target {
             #[allow(dead_code)]
             target: String,

@@ -31,7 +31,8 @@ pub fn build(out: &Path) -> Result<Vec<(String, PathBuf)>> {
         eprintln!("{NAME}.wasm is up to date");
         return Ok(vec![(NAME.into(), wasm)]);
     }
-    let tmp = out.join(format!("{NAME}.wasm.tmp"));
+    // Per process: two xtask runs building at once must not share it.
+    let tmp = out.join(format!("{NAME}.wasm.tmp{}", std::process::id()));
     let root = root();
     run(Command::new("node")
         .arg(&jco)
