@@ -200,8 +200,8 @@ fn defaults_task_id_base_port_plus_index_and_database_builder247() {
         "seeded into `builder247` with taskId test-task-123"
     );
 
-    // Without base_port, steps are told port 5000 + index (a `url` worker
-    // here, so nothing has to listen on 5000).
+    // A `url` worker's port is its URL's, not base_port + index: a step
+    // that builds its URL from `port` reaches the worker.
     let stub = Stub::answering(200, "ok");
     p.workers(json!({
         "a": { "url": stub.url("") },
@@ -213,7 +213,7 @@ fn defaults_task_id_base_port_plus_index_and_database_builder247() {
     p.run(&["--reset"]).expect_code(0);
     let report = p.report();
     let d = &step_of(&report, 1, "look")["detail"];
-    assert_eq!(d["worker"]["port"], json!(5001), "{d}");
+    assert_eq!(d["worker"]["port"], json!(stub.port), "{d}");
 }
 
 #[test]
