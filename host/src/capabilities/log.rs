@@ -3,6 +3,7 @@
 //! Lines are cleaned of control characters (a guest must not move the
 //! cursor or forge another line) and bounded in length and in volume.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::StepCtx;
@@ -17,6 +18,13 @@ pub const MAX_STEP_LOG_BYTES: usize = 1 << 20;
 /// What an empty line costs against [`MAX_STEP_LOG_BYTES`], so a flood of
 /// empty lines is bounded too.
 pub const LINE_OVERHEAD: usize = 64;
+/// Log kept over all steps of a run (the reports hold it), counted like
+/// [`MAX_STEP_LOG_BYTES`]; past it every step's log is cut the same way.
+pub const MAX_RUN_LOG_BYTES: usize = 64 << 20;
+
+/// Bytes of log kept by every step of a run so far; clones share the count.
+#[derive(Clone, Default)]
+pub struct RunLog(Arc<AtomicUsize>);
 
 /// Where one step's log lines go: the event stream, and the step's result.
 #[derive(Clone)]
@@ -26,6 +34,7 @@ pub struct LogCtx {
     step: String,
     worker: String,
     kept: Arc<Mutex<Kept>>,
+    run: RunLog,
 }
 
 #[derive(Default)]
@@ -36,20 +45,21 @@ struct Kept {
 }
 
 impl LogCtx {
-    /// The log of `step` running as `worker` in `round`.
-    pub fn new(events: Events, round: u32, step: &str, worker: &str) -> Self {
+    /// The log of `step` running as `worker` in `round`, counted against `run`.
+    pub fn new(events: Events, run: &RunLog, round: u32, step: &str, worker: &str) -> Self {
         LogCtx {
             events,
             round,
             step: step.to_string(),
             worker: worker.to_string(),
             kept: Arc::default(),
+            run: run.clone(),
         }
     }
 
     /// A log nobody reads (calls outside any step).
     pub fn discard() -> Self {
-        Self::new(Events::none(), 0, "", "")
+        Self::new(Events::none(), &RunLog::default(), 0, "", "")
     }
 
     /// Emit and keep one line per line of `message`, each led by `level`,
@@ -63,10 +73,15 @@ impl LogCtx {
                 return;
             }
             let line = format!("{level:>5} {}", clean(text));
-            kept.bytes += line.len().max(LINE_OVERHEAD);
+            let cost = line.len().max(LINE_OVERHEAD);
+            kept.bytes += cost;
+            let run_bytes = self.run.0.fetch_add(cost, Ordering::Relaxed) + cost;
             let line = if kept.bytes > MAX_STEP_LOG_BYTES {
                 kept.full = true;
                 format!("{level:>5} … log limit of {MAX_STEP_LOG_BYTES} bytes reached; further lines dropped")
+            } else if run_bytes > MAX_RUN_LOG_BYTES {
+                kept.full = true;
+                format!("{level:>5} … the run's log limit of {MAX_RUN_LOG_BYTES} bytes is reached; further lines dropped")
             } else {
                 line
             };
@@ -128,7 +143,13 @@ mod tests {
 
     fn log() -> (LogCtx, Recorder) {
         let rec = Recorder::default();
-        let log = LogCtx::new(Events::new(vec![Box::new(rec.clone())]), 1, "s", "w");
+        let log = LogCtx::new(
+            Events::new(vec![Box::new(rec.clone())]),
+            &RunLog::default(),
+            1,
+            "s",
+            "w",
+        );
         (log, rec)
     }
 
@@ -152,6 +173,30 @@ mod tests {
             "{}",
             line.len()
         );
+    }
+
+    #[test]
+    fn the_runs_log_is_bounded_across_steps() {
+        let run = RunLog::default();
+        let step = |name: &str| LogCtx::new(Events::none(), &run, 1, name, "w");
+        let first = step("first");
+        first.line("info", "kept");
+        assert_eq!(run.0.load(Ordering::Relaxed), LINE_OVERHEAD);
+        // As if earlier steps had logged nearly the whole run's budget.
+        run.0
+            .store(MAX_RUN_LOG_BYTES - LINE_OVERHEAD, Ordering::Relaxed);
+        let late = step("late");
+        late.line("info", "still kept\ncut here\nand dropped");
+        assert_eq!(late.lines().len(), 2, "{:?}", late.lines());
+        assert!(
+            late.lines()[1].contains("the run's log limit"),
+            "{:?}",
+            late.lines()
+        );
+        // Every later step is cut at once too.
+        let later = step("later");
+        later.line("info", "x");
+        assert!(later.lines()[0].contains("the run's log limit"));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::capabilities::log::LogCtx;
+use crate::capabilities::log::{LogCtx, RunLog};
 use crate::config::{Diagnostics, Loaded};
 use crate::events::{Event, Events};
 use crate::plan::{Plan, StepPlan};
@@ -77,6 +77,7 @@ pub async fn run(
         database: database.as_ref(),
         events,
         log_dir: &log_dir,
+        run_log: RunLog::default(),
     }
     .go(saved, &state_path, &mut signals, &mut result)
     .await;
@@ -104,6 +105,7 @@ struct Run<'a> {
     database: Option<&'a RunDatabase>,
     events: &'a Events,
     log_dir: &'a Path,
+    run_log: RunLog,
 }
 
 impl Run<'_> {
@@ -214,6 +216,7 @@ impl Run<'_> {
             max_rounds,
             store: &store,
             events: self.events,
+            run_log: &self.run_log,
         };
         let mut sandbox = Sandbox {
             locked: self.locked,
@@ -250,6 +253,7 @@ impl Run<'_> {
                     max_rounds: 0,
                     store: session.store,
                     events: self.events,
+                    run_log: &self.run_log,
                 };
                 let sandbox = Sandbox {
                     locked: self.locked,

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::capabilities::log::LogCtx;
+use crate::capabilities::log::{LogCtx, RunLog};
 use crate::events::{Event, Events};
 use crate::plan::StepPlan;
 use crate::results::{Outcome, RunFailure, RunResult, StepResult};
@@ -35,6 +35,8 @@ pub struct RoundLoop<'a> {
     pub store: &'a StateStore,
     /// Where progress is reported.
     pub events: &'a Events,
+    /// Log kept by the run's steps so far (bounded per run).
+    pub run_log: &'a RunLog,
 }
 
 impl RoundLoop<'_> {
@@ -95,7 +97,7 @@ impl RoundLoop<'_> {
             step.skip_if
                 .reason(round, self.max_rounds, |key| state.get(key).is_some())
         });
-        let log = LogCtx::new(self.events.clone(), round, &step.name, worker);
+        let log = LogCtx::new(self.events.clone(), self.run_log, round, &step.name, worker);
         let started = Instant::now();
         let (outcome, tries) = match skip {
             Some(reason) => (Outcome::Skipped(reason), 0),

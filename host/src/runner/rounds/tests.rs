@@ -75,6 +75,7 @@ struct Fixture {
     events: Events,
     recorder: Recorder,
     workers: Vec<String>,
+    run_log: crate::capabilities::log::RunLog,
 }
 
 fn fixture(state: State) -> Fixture {
@@ -87,6 +88,7 @@ fn fixture(state: State) -> Fixture {
         events: Events::new(vec![Box::new(recorder.clone())]),
         recorder,
         workers: vec!["w".into()],
+        run_log: Default::default(),
         _dir: dir,
     }
 }
@@ -99,6 +101,7 @@ impl Fixture {
             max_rounds,
             store: &self.store,
             events: &self.events,
+            run_log: &self.run_log,
         }
     }
     fn saved(&self) -> State {
