@@ -266,3 +266,50 @@ fn bad_names_languages_and_sdks_exit_2_and_write_nothing() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
     assert!(left.is_empty(), "nothing was written: {left:?}");
 }
+
+/// A folder of just the programs build.sh itself needs, to run it on a
+/// "machine" without the language's toolchain.
+fn bare_path() -> tempfile::TempDir {
+    let bin = tempfile::tempdir().unwrap();
+    for program in ["sh", "dirname", "mkdir", "env", "mv", "cat"] {
+        let found = ["/bin", "/usr/bin"]
+            .iter()
+            .map(|d| Path::new(d).join(program))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| panic!("no {program} on this machine"));
+        std::os::unix::fs::symlink(found, bin.path().join(program)).unwrap();
+    }
+    bin
+}
+
+#[test]
+fn a_missing_toolchain_gets_the_install_command_not_a_stack_trace() {
+    let parent = tempfile::tempdir().unwrap();
+    for (lang, needs) in [
+        ("js", "sudo apt install nodejs npm"),
+        ("python", "sudo apt install python3 python3-venv"),
+    ] {
+        let project = parent.path().join(format!("step-{lang}"));
+        new_step(&project, &["--lang", lang]).expect_code(0);
+        let bin = bare_path();
+        let mut cmd = Command::new(bin.path().join("sh"));
+        cmd.arg("build.sh")
+            .current_dir(&project)
+            .env_clear()
+            .env("PATH", bin.path());
+        let run = run_command(&mut cmd, RUN_LIMIT);
+        assert_eq!(run.code, 127, "{lang}: {}", run.all());
+        assert!(
+            run.stderr.contains(needs) && !run.stderr.contains("not found"),
+            "{lang}: {}",
+            run.all()
+        );
+        assert!(
+            !project.join("build").exists()
+                || std::fs::read_dir(project.join("build"))
+                    .unwrap()
+                    .next()
+                    .is_none()
+        );
+    }
+}

@@ -69,7 +69,11 @@ fn install() -> Result<PathBuf> {
         return Ok(jco);
     }
     if !on_path("node") || !on_path("npm") {
-        return Err("JavaScript guests need node (20 or newer) and npm on PATH".into());
+        return Err(
+            "JavaScript guests need node (20 or newer) and npm on PATH; \
+             install them (Debian/Ubuntu: sudo apt install nodejs npm)"
+                .into(),
+        );
     }
     std::fs::create_dir_all(&tools).map_err(io(&tools))?;
     for file in ["package.json", "package-lock.json"] {

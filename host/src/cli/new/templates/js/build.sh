@@ -7,6 +7,11 @@
 set -eu
 cd "$(dirname "$0")"
 if [ -z "${JCO:-}" ]; then
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "build.sh: building a JavaScript step needs Node.js 20 or newer and npm;" >&2
+        echo "  install them (Debian/Ubuntu: sudo apt install nodejs npm), or set JCO to a jco command" >&2
+        exit 127
+    fi
     if [ ! -x node_modules/.bin/jco ]; then
         npm install --ignore-scripts --no-audit --no-fund
     fi

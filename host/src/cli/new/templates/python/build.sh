@@ -11,6 +11,11 @@ cd "$(dirname "$0")"
 if [ -z "${COMPONENTIZE_PY:-}" ]; then
     COMPONENTIZE_PY=.venv/bin/componentize-py
     if [ "$("$COMPONENTIZE_PY" --version 2>/dev/null || true)" != "componentize-py {{componentize_py}}" ]; then
+        if ! command -v python3 >/dev/null; then
+            echo "build.sh: building a Python step needs python3 with venv to install componentize-py;" >&2
+            echo "  install it (Debian/Ubuntu: sudo apt install python3 python3-venv), or set COMPONENTIZE_PY" >&2
+            exit 127
+        fi
         [ -x .venv/bin/pip ] || python3 -m venv .venv
         .venv/bin/pip install --quiet --disable-pip-version-check "componentize-py=={{componentize_py}}"
     fi
