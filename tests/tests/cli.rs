@@ -32,6 +32,69 @@ fn keygen_writes_a_solana_keypair_and_refuses_to_overwrite() {
 }
 
 #[test]
+fn keygen_for_a_config_creates_every_missing_keypair_and_its_env_var() {
+    let p = Project::new();
+    // prometheus-test's README layout: keypairs named by env vars.
+    p.workers(serde_json::json!({
+        "worker1": { "url": "http://127.0.0.1:9", "keypairs": {
+            "staking": "WORKER1_STAKING_KEYPAIR", "main": "WORKER1_MAIN_KEYPAIR" } },
+        "worker2": { "url": "http://127.0.0.1:9", "keypairs": {
+            "staking": "WORKER2_STAKING_KEYPAIR", "main": "WORKER2_MAIN_KEYPAIR" } },
+    }));
+    p.config("max_rounds: 1\nsteps:\n  - name: a\n    worker: worker1\n    module: {guests}\n    stage: echo\n");
+    // One variable names a file that exists, one a file that does not.
+    let existing = p.keypair("kept");
+    let kept_before = std::fs::read(p.root().join(&existing)).unwrap();
+    p.write(
+        ".env",
+        &format!("WORKER1_STAKING_KEYPAIR={existing}\nWORKER1_MAIN_KEYPAIR=tests/keys/named.json"),
+    );
+    let check = p.check();
+    assert_eq!(check.code, 2, "keys missing before: {}", check.all());
+
+    let keygen = || {
+        let out = promwasm()
+            .args(["keygen", "--for"])
+            .arg(p.tests().join("config.yaml"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let said = keygen();
+    assert!(said.contains("kept") && said.contains("created"), "{said}");
+    assert_eq!(
+        std::fs::read(p.root().join(&existing)).unwrap(),
+        kept_before,
+        "never overwritten"
+    );
+    assert!(p.root().join("tests/keys/named.json").is_file());
+    for role in ["worker2-staking", "worker2-main"] {
+        let key = p.root().join(format!("tests/keys/{role}.json"));
+        let bytes: Vec<u8> = serde_json::from_str(&std::fs::read_to_string(&key).unwrap()).unwrap();
+        assert_eq!(bytes.len(), 64, "{role}");
+    }
+    let env = std::fs::read_to_string(p.tests().join(".env")).unwrap();
+    assert!(
+        env.contains("\nWORKER2_STAKING_KEYPAIR=tests/keys/worker2-staking.json\n")
+            && env.contains("WORKER2_MAIN_KEYPAIR=tests/keys/worker2-main.json\n"),
+        "{env}"
+    );
+    p.check().expect_code(0);
+
+    // A second run has nothing to do and changes nothing.
+    let again = keygen();
+    assert!(
+        !again.contains("created") && !again.contains("added"),
+        "{again}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.tests().join(".env")).unwrap(),
+        env
+    );
+}
+
+#[test]
 fn inspect_lists_version_stages_and_imports() {
     let out = promwasm()
         .arg("inspect")
