@@ -47,7 +47,7 @@ pub enum WorkerError {
         tail: String,
     },
     /// It never became ready.
-    #[error("worker `{name}` was not ready after {timeout:?} ({probe}); last lines of its stderr:\n{tail}")]
+    #[error("worker `{name}` was not ready after {timeout:?} ({probe}); {detail}")]
     NotReady {
         /// Worker name.
         name: String,
@@ -55,8 +55,9 @@ pub enum WorkerError {
         timeout: Duration,
         /// What was probed.
         probe: String,
-        /// Its last stderr lines.
-        tail: String,
+        /// Its last stderr lines, or, for a worker promwasm did not start,
+        /// that it must already be running.
+        detail: String,
     },
 }
 
@@ -187,12 +188,19 @@ struct NotReady {
     name: String,
     timeout: Duration,
     probe: String,
+    /// Started elsewhere (`url` in workers.json): there is no stderr to show.
+    remote: bool,
 }
 
 impl NotReady {
     fn into_error(self, set: &WorkerSet) -> WorkerError {
+        let detail = if self.remote {
+            "promwasm does not start it (it has a `url` in workers.json): start it first, or fix the url".to_string()
+        } else {
+            format!("last lines of its stderr:\n{}", set.stderr_tail(&self.name))
+        };
         WorkerError::NotReady {
-            tail: set.stderr_tail(&self.name),
+            detail,
             name: self.name,
             timeout: self.timeout,
             probe: self.probe,
@@ -201,16 +209,16 @@ impl NotReady {
 }
 
 async fn wait_ready(w: &WorkerPlan) -> Result<(), NotReady> {
-    let (timeout, probe) = match &w.ready {
-        Readiness::Tcp { timeout } => (*timeout, format!("TCP connect to port {}", w.port)),
-        Readiness::Http { path, timeout } => {
-            (*timeout, format!("GET {}{path} answering 2xx", w.url))
-        }
-    };
     let addr = reqwest::Url::parse(&w.url)
         .ok()
         .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
         .unwrap_or_else(|| format!("127.0.0.1:{}", w.port));
+    let (timeout, probe) = match &w.ready {
+        Readiness::Tcp { timeout } => (*timeout, format!("TCP connect to {addr}")),
+        Readiness::Http { path, timeout } => {
+            (*timeout, format!("GET {}{path} answering 2xx", w.url))
+        }
+    };
     let client = reqwest::Client::new();
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(10);
@@ -235,6 +243,7 @@ async fn wait_ready(w: &WorkerPlan) -> Result<(), NotReady> {
         name: w.name.clone(),
         timeout,
         probe,
+        remote: w.launch.is_none(),
     })
 }
 

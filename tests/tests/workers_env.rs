@@ -7,7 +7,7 @@ use std::path::Path;
 
 use mongodb::bson::doc;
 use promwasm_e2e::{
-    free_port, free_ports, read_json, step_of, MongoServer, Project, Stub, PY_WORKER,
+    closed_port, free_port, free_ports, read_json, step_of, MongoServer, Project, Stub, PY_WORKER,
 };
 use serde_json::{json, Value};
 
@@ -446,6 +446,44 @@ fn a_url_worker_is_used_but_not_started() {
         !p.data().join("logs/ext.log").exists(),
         "no process, so no log"
     );
+}
+
+#[test]
+fn local_and_remote_workers_mix_and_a_remote_one_that_is_down_is_named_by_its_url() {
+    // A remote worker on a port far from base_port + index: steps are told
+    // its URL's port, and a step that builds its URL from it reaches it.
+    let remote = Stub::answering(200, "remote answered");
+    let p = Project::new();
+    let local_port = free_port();
+    p.workers(json!({
+        "local": py_worker(&p, local_port, &[], json!({})),
+        "remote": { "url": format!("http://127.0.0.1:{}", remote.port) },
+    }));
+    p.config(
+        "max_rounds: 1\nsteps:\n  - name: look\n    worker: remote\n    module: {guests}\n    stage: introspect\n  - name: local-echo\n    worker: local\n    module: {guests}\n    stage: echo\n",
+    );
+    let run = p.run(&["--reset"]);
+    run.expect_code(0)
+        .expect_output(&format!("started worker local on port {local_port}"))
+        .expect_no_output("started worker remote");
+    let report = p.report();
+    let look = &step_of(&report, 1, "look")["detail"];
+    assert_eq!(look["worker"]["port"], json!(remote.port), "{look}");
+
+    // The remote server is down: the error names its address and says
+    // promwasm does not start it, instead of an empty stderr tail.
+    let down = closed_port();
+    p.workers(json!({
+        "local": py_worker(&p, local_port, &[], json!({})),
+        "remote": { "url": format!("http://127.0.0.1:{down}"), "ready": { "timeout": "1s" } },
+    }));
+    let run = p.run(&["--reset"]);
+    run.expect_code(3)
+        .expect_output(&format!(
+            "worker `remote` was not ready after 1s (TCP connect to 127.0.0.1:{down})"
+        ))
+        .expect_output("promwasm does not start it (it has a `url` in workers.json)")
+        .expect_no_output("last lines of its stderr");
 }
 
 #[test]
