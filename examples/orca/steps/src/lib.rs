@@ -195,7 +195,9 @@ impl Stage for TodosSeen {
     fn execute(_: &NoArgs, _: ()) -> Result<Outcome> {
         let filter = json!({ "taskId": koii::task_id()? });
         let count = db::count("todos", filter.clone())?;
-        let sort = json!({ "roundNumber": 1, "_id": 1 });
+        // One key: a `Value` object orders its keys alphabetically, so a
+        // second key (`_id`) would become the first sort key.
+        let sort = json!({ "roundNumber": 1 });
         let todos: Vec<Value> = db::find_with("todos", filter, Some(sort), None)?;
         let todo = koii::round_index(runner::current_round(), todos.len()).map(|i| &todos[i]);
         Ok(Outcome::Success(json!({ "count": count, "todo": todo })))
