@@ -229,3 +229,47 @@ fn compiled(dir: &Path) -> BTreeMap<String, (Vec<u8>, SystemTime, u64)> {
         })
         .collect()
 }
+
+/// The README's async decision: jco's default QuickJS output (without
+/// `--backend-qjs-disable-async`) uses the component-model async ABI, which
+/// promwasm does not enable; such a module is refused before anything
+/// starts, with the flag to rebuild it with.
+#[test]
+fn a_component_built_with_the_async_abi_is_refused_with_the_flag_to_use() {
+    let jco = repo_root().join(".tools/js/node_modules/.bin/jco");
+    assert!(
+        jco.exists(),
+        "{} not found: run `cargo xtask test`",
+        jco.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("async.wasm");
+    let root = repo_root();
+    let built = run_command(
+        std::process::Command::new(&jco)
+            .arg("componentize")
+            .arg(root.join("examples/orca/steps-js/steps.js"))
+            .arg("--wit")
+            .arg(root.join("wit"))
+            .args(["--world-name", "step", "--backend", "quickjs", "--cwd"])
+            .arg(&root)
+            .arg("-o")
+            .arg(&module),
+        RUN_LIMIT,
+    );
+    built.expect_code(0);
+    let p = Project::new();
+    p.with_orca_workers("");
+    p.config(&format!(
+        "max_rounds: 1\nsteps:\n  - name: task\n    worker: worker1\n    module: {}\n    stage: task\n",
+        module.display()
+    ));
+    p.run(&[])
+        .expect_code(2)
+        .expect_errors(&[
+            "async.wasm",
+            "does not enable the component-model async feature",
+            "--backend-qjs-disable-async",
+        ])
+        .expect_no_output("started worker");
+}
