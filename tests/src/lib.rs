@@ -1082,3 +1082,105 @@ pub fn expect_orca_example_passed(report: &Value, output: &str) {
         "{task}"
     );
 }
+
+/// `promwasm run <dir>/tests/<config> --reset --json <dir>/<config>.report.json`
+/// in an example copy: the run, and its report (`null` when none was written).
+pub fn run_example(dir: &Path, config: &str) -> (Run, Value) {
+    let report = dir.join(format!("{config}.report.json"));
+    let run = run_command(
+        promwasm()
+            .arg("run")
+            .arg(dir.join("tests").join(config))
+            .arg("--reset")
+            .arg("--json")
+            .arg(&report),
+        RUN_LIMIT,
+    );
+    let report = if report.exists() {
+        read_json(&report)
+    } else {
+        Value::Null
+    };
+    (run, report)
+}
+
+/// Move an example copy's `configs` from the example's `base_port: 5710` to
+/// free ports: tests of one binary run at once, and another run of the
+/// example on this machine may hold 5710 and 5711.
+pub fn example_on_free_ports(dir: &Path, configs: &[&str]) {
+    let base = free_ports(2);
+    for config in configs {
+        let path = dir.join("tests").join(config);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("base_port: 5710"),
+            "{config} no longer has base_port: 5710"
+        );
+        std::fs::write(
+            &path,
+            text.replace("base_port: 5710", &format!("base_port: {base}")),
+        )
+        .unwrap();
+    }
+}
+
+/// Each step of a report as `(round, step, outcome, detail)`, without
+/// MongoDB's `_id`s (each run seeds afresh): what two runs of the example in
+/// different languages must agree on.
+pub fn example_results(report: &Value) -> Vec<(u64, String, String, Value)> {
+    fn without_ids(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => m
+                .iter()
+                .filter(|(k, _)| *k != "_id")
+                .map(|(k, v)| (k.clone(), without_ids(v)))
+                .collect(),
+            Value::Array(a) => a.iter().map(without_ids).collect(),
+            v => v.clone(),
+        }
+    }
+    report["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the report has no steps: {report}"))
+        .iter()
+        .map(|s| {
+            (
+                s["round"].as_u64().unwrap(),
+                s["step"].as_str().unwrap().to_string(),
+                s["outcome"].as_str().unwrap().to_string(),
+                without_ids(&s["detail"]),
+            )
+        })
+        .collect()
+}
+
+/// `promwasm inspect MODULE`'s output (it must succeed).
+pub fn inspect(module: &Path) -> String {
+    let out = promwasm().arg("inspect").arg(module).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The `stages:` section of `inspect`'s output, as (name, description) in order.
+pub fn inspected_stages(inspect: &str) -> Vec<(String, String)> {
+    inspect
+        .lines()
+        .skip_while(|l| !l.starts_with("stages:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| {
+            let (name, description) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
+            (name.to_string(), description.trim().to_string())
+        })
+        .collect()
+}
+
+/// The sha256 `promwasm inspect` prints for `module`.
+pub fn inspected_sha256(module: &Path) -> String {
+    inspect(module)
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256:"))
+        .expect("inspect prints the sha256")
+        .trim()
+        .to_string()
+}

@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use promwasm_e2e::{
-    expect_orca_example_passed, free_ports, guest, orca_example_copy, promwasm, read_json,
-    repo_root, run_command, step_of, Run, RUN_LIMIT,
+    example_on_free_ports, expect_orca_example_passed, guest, inspect, inspected_stages,
+    orca_example_copy, repo_root, run_command, step_of, Run, RUN_LIMIT,
 };
 use serde_json::{json, Value};
 
@@ -90,7 +90,7 @@ fn the_c_hook_follows_its_args_and_fails_with_its_own_messages() {
 fn inspect_lists_the_c_stage_with_its_description() {
     let c = inspect(&guest("orca_steps_c"));
     assert!(c.contains("targets: promwasm:step@0.1.0"), "{c}");
-    let stages = stages_of(&c);
+    let stages = inspected_stages(&c);
     assert_eq!(
         stages,
         [(
@@ -100,7 +100,7 @@ fn inspect_lists_the_c_stage_with_its_description() {
         "{c}"
     );
     // Described as the Rust stage of the same name is.
-    let rust = stages_of(&inspect(&guest("orca_steps")));
+    let rust = inspected_stages(&inspect(&guest("orca_steps")));
     assert!(rust.contains(&stages[0]), "{rust:?}");
 }
 
@@ -128,24 +128,10 @@ fn the_json_helper_of_the_c_stage_passes_its_own_tests() {
 /// the workers on free ports rather than the example's 5710 and 5711 (the
 /// tests here run at the same time).
 fn run_example(dir: &Path, config: &str) -> (Run, Value) {
-    let path = dir.join("tests").join(config);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let ports = format!("base_port: {}", free_ports(2));
-    let moved = text.replace("base_port: 5710", &ports);
-    assert_ne!(moved, text, "{config} no longer has base_port: 5710");
-    std::fs::write(&path, moved).unwrap();
-    let report = dir.join(format!("{config}.report.json"));
-    let run = run_command(
-        promwasm()
-            .arg("run")
-            .arg(dir.join("tests").join(config))
-            .arg("--reset")
-            .arg("--json")
-            .arg(&report),
-        RUN_LIMIT,
-    );
-    assert!(report.exists(), "no report\n{}", run.all());
-    (run, read_json(&report))
+    example_on_free_ports(dir, &[config]);
+    let (run, report) = promwasm_e2e::run_example(dir, config);
+    assert!(!report.is_null(), "no report\n{}", run.all());
+    (run, report)
 }
 
 /// What todos-seen found in each round, without MongoDB's `_id`s (each run
@@ -173,27 +159,6 @@ fn assigned(report: &Value) -> Vec<String> {
                 .as_str()
                 .unwrap_or_else(|| panic!("an unassigned todo: {seen}"))
                 .to_string()
-        })
-        .collect()
-}
-
-/// `promwasm inspect MODULE`'s output.
-fn inspect(module: &Path) -> String {
-    let out = promwasm().arg("inspect").arg(module).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The `stages:` section of `inspect`'s output, as (name, description).
-fn stages_of(inspect: &str) -> Vec<(String, String)> {
-    inspect
-        .lines()
-        .skip_while(|l| !l.starts_with("stages:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .map(|l| {
-            let (name, description) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
-            (name.to_string(), description.trim().to_string())
         })
         .collect()
 }

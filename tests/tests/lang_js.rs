@@ -9,10 +9,9 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use promwasm_e2e::{
-    expect_orca_example_passed, guest, orca_example_copy, promwasm, read_json, repo_root,
-    run_command, Project, Run, RUN_LIMIT,
+    example_results, expect_orca_example_passed, guest, inspect, inspected_sha256,
+    inspected_stages, orca_example_copy, repo_root, run_command, run_example, Project, RUN_LIMIT,
 };
-use serde_json::Value;
 
 #[test]
 fn the_example_task_passes_with_stages_in_javascript() {
@@ -26,7 +25,7 @@ fn the_example_task_passes_with_stages_in_javascript() {
     // ed25519 is deterministic: the JS stages sign byte-identical payloads.
     let (rust, rust_report) = run_example(copy.path(), "config.yaml");
     rust.expect_code(0);
-    let (js, rust) = (results(&js_report), results(&rust_report));
+    let (js, rust) = (example_results(&js_report), example_results(&rust_report));
     assert_eq!((js.len(), rust.len()), (3 * 8, 3 * 8));
     for (js, rust) in js.iter().zip(&rust) {
         assert_eq!(js, rust, "JavaScript stage (left) vs Rust stage (right)");
@@ -88,7 +87,7 @@ fn a_second_run_loads_the_javascript_module_from_the_compiled_cache() {
     let first = compiled(cache.path());
     assert_eq!(first.len(), 1, "{:?}", first.keys());
     let entry = first.keys().next().unwrap();
-    let sha = sha256_of(&module);
+    let sha = inspected_sha256(&module);
     assert!(
         entry.contains(&sha),
         "keyed by the module's sha256 {sha}: {entry}"
@@ -129,86 +128,6 @@ fn the_sdk_utf8_matches_text_encoder_and_decoder() {
     cmd.arg("--test")
         .arg(repo_root().join("guest-sdk/js/utf8.test.js"));
     run_command(&mut cmd, RUN_LIMIT).expect_code(0);
-}
-
-/// `promwasm run <config> --reset --json <report>` in an example copy.
-fn run_example(dir: &Path, config: &str) -> (Run, Value) {
-    let report = dir.join(format!("{config}.report.json"));
-    let run = run_command(
-        promwasm()
-            .arg("run")
-            .arg(dir.join("tests").join(config))
-            .arg("--reset")
-            .arg("--json")
-            .arg(&report),
-        RUN_LIMIT,
-    );
-    let report = if report.exists() {
-        read_json(&report)
-    } else {
-        Value::Null
-    };
-    (run, report)
-}
-
-/// Each step as `(round, step, outcome, detail)`, without MongoDB's `_id`s
-/// (each run seeds afresh).
-fn results(report: &Value) -> Vec<(u64, String, String, Value)> {
-    fn without_ids(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => m
-                .iter()
-                .filter(|(k, _)| *k != "_id")
-                .map(|(k, v)| (k.clone(), without_ids(v)))
-                .collect(),
-            Value::Array(a) => a.iter().map(without_ids).collect(),
-            v => v.clone(),
-        }
-    }
-    report["steps"]
-        .as_array()
-        .unwrap_or_else(|| panic!("the report has no steps: {report}"))
-        .iter()
-        .map(|s| {
-            (
-                s["round"].as_u64().unwrap(),
-                s["step"].as_str().unwrap().to_string(),
-                s["outcome"].as_str().unwrap().to_string(),
-                without_ids(&s["detail"]),
-            )
-        })
-        .collect()
-}
-
-/// `promwasm inspect MODULE`'s output.
-fn inspect(module: &Path) -> String {
-    let out = promwasm().arg("inspect").arg(module).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The `stages:` section of `inspect`'s output, name → description.
-fn stages_of(inspect: &str) -> BTreeMap<String, String> {
-    inspect
-        .lines()
-        .skip_while(|l| !l.starts_with("stages:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .map(|l| {
-            let (name, description) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
-            (name.to_string(), description.trim().to_string())
-        })
-        .collect()
-}
-
-/// The sha256 `promwasm inspect` prints for `module`.
-fn sha256_of(module: &Path) -> String {
-    inspect(module)
-        .lines()
-        .find_map(|l| l.strip_prefix("sha256:"))
-        .expect("inspect prints the sha256")
-        .trim()
-        .to_string()
 }
 
 /// The compiled entries in a cache folder by name: their bytes, modification
@@ -272,4 +191,9 @@ fn a_component_built_with_the_async_abi_is_refused_with_the_flag_to_use() {
             "--backend-qjs-disable-async",
         ])
         .expect_no_output("started worker");
+}
+
+/// The stages `inspect` lists, name → description.
+fn stages_of(inspect: &str) -> BTreeMap<String, String> {
+    inspected_stages(inspect).into_iter().collect()
 }

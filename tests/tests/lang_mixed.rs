@@ -4,9 +4,7 @@
 //! Python audit checks what a JavaScript stage signed, and the Rust
 //! `todos-seen` step checks what the C hook wrote to MongoDB.
 
-use promwasm_e2e::{
-    expect_orca_example_passed, orca_example_copy, promwasm, read_json, run_command, RUN_LIMIT,
-};
+use promwasm_e2e::{expect_orca_example_passed, orca_example_copy, run_example};
 
 #[test]
 fn one_run_mixes_c_rust_javascript_and_python_stages() {
@@ -21,18 +19,8 @@ fn one_run_mixes_c_rust_javascript_and_python_stages() {
     ] {
         assert!(text.contains(module), "config-mixed.yaml uses {module}");
     }
-    let report = tempfile::NamedTempFile::new().unwrap();
-    let run = run_command(
-        promwasm()
-            .arg("run")
-            .arg(&config)
-            .arg("--reset")
-            .arg("--json")
-            .arg(report.path()),
-        RUN_LIMIT,
-    );
+    let (run, report) = run_example(copy.path(), "config-mixed.yaml");
     run.expect_code(0);
-    let report = read_json(report.path());
     expect_orca_example_passed(&report, &run.all());
     // Passing means the Rust `todos-seen` step found the todos the C hook
     // assigned, and each Python audit found a valid submission signed in

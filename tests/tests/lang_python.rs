@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use promwasm_e2e::{
-    expect_orca_example_passed, free_ports, guest, orca_example_copy, promwasm, read_json,
-    run_command, Project, Run, RUN_LIMIT,
+    example_on_free_ports, example_results, expect_orca_example_passed, guest, inspect,
+    inspected_sha256, inspected_stages, orca_example_copy, read_json, run_example, Project,
 };
 use serde_json::Value;
 
@@ -23,7 +23,7 @@ use serde_json::Value;
 fn the_example_task_passes_with_stages_in_python() {
     python_steps();
     let copy = orca_example_copy();
-    on_free_ports(copy.path());
+    example_on_free_ports(copy.path(), &["config.yaml", "config-py.yaml"]);
     let (py, py_report) = run_example(copy.path(), "config-py.yaml");
     py.expect_code(0);
     expect_orca_example_passed(&py_report, &py.all());
@@ -35,7 +35,7 @@ fn the_example_task_passes_with_stages_in_python() {
     // stages sign byte-identical payloads.
     let (rust, rust_report) = run_example(copy.path(), "config.yaml");
     rust.expect_code(0);
-    let (py, rust) = (results(&py_report), results(&rust_report));
+    let (py, rust) = (example_results(&py_report), example_results(&rust_report));
     assert_eq!((py.len(), rust.len()), (3 * 8, 3 * 8));
     for (py, rust) in py.iter().zip(&rust) {
         assert_eq!(py, rust, "Python stage (left) vs Rust stage (right)");
@@ -101,7 +101,7 @@ fn a_second_run_loads_the_python_module_from_the_compiled_cache() {
         "max_rounds: 1\nsteps:\n  - name: round\n    worker: worker1\n    module: {}\n    stage: check-round\n",
         module.display()
     ));
-    let sha = sha256_of(module);
+    let sha = inspected_sha256(module);
     let entries = || {
         let mut all = compiled(&shared_cache_dir());
         all.retain(|name, _| name.starts_with(&sha));
@@ -196,102 +196,9 @@ fn shared_cache_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("promwasm-e2e-cache"))
 }
 
-/// The example copy's workers on ports nobody else uses (not 5710 and 5711,
-/// which another run of the example on this machine may hold).
-fn on_free_ports(dir: &Path) {
-    let base = free_ports(2);
-    for config in ["config.yaml", "config-py.yaml"] {
-        let path = dir.join("tests").join(config);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("base_port: 5710"), "{config}: {text}");
-        let text = text.replace("base_port: 5710", &format!("base_port: {base}"));
-        std::fs::write(&path, text).unwrap();
-    }
-}
-
-/// `promwasm run <config> --reset --json <report>` in an example copy.
-fn run_example(dir: &Path, config: &str) -> (Run, Value) {
-    let report = dir.join(format!("{config}.report.json"));
-    let run = run_command(
-        promwasm()
-            .arg("run")
-            .arg(dir.join("tests").join(config))
-            .arg("--reset")
-            .arg("--json")
-            .arg(&report),
-        RUN_LIMIT,
-    );
-    let report = if report.exists() {
-        read_json(&report)
-    } else {
-        Value::Null
-    };
-    (run, report)
-}
-
 /// What the stages stored in each round, from the example copy's state file.
 fn stored(dir: &Path) -> Value {
     read_json(&dir.join("tests/data/test_state.json"))["rounds"].clone()
-}
-
-/// Each step as `(round, step, outcome, detail)`, without MongoDB's `_id`s
-/// (each run seeds afresh).
-fn results(report: &Value) -> Vec<(u64, String, String, Value)> {
-    fn without_ids(v: &Value) -> Value {
-        match v {
-            Value::Object(m) => m
-                .iter()
-                .filter(|(k, _)| *k != "_id")
-                .map(|(k, v)| (k.clone(), without_ids(v)))
-                .collect(),
-            Value::Array(a) => a.iter().map(without_ids).collect(),
-            v => v.clone(),
-        }
-    }
-    report["steps"]
-        .as_array()
-        .unwrap_or_else(|| panic!("the report has no steps: {report}"))
-        .iter()
-        .map(|s| {
-            (
-                s["round"].as_u64().unwrap(),
-                s["step"].as_str().unwrap().to_string(),
-                s["outcome"].as_str().unwrap().to_string(),
-                without_ids(&s["detail"]),
-            )
-        })
-        .collect()
-}
-
-/// `promwasm inspect MODULE`'s output.
-fn inspect(module: &Path) -> String {
-    let out = promwasm().arg("inspect").arg(module).output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The `stages:` section of `inspect`'s output, name → description.
-fn stages_of(inspect: &str) -> BTreeMap<String, String> {
-    inspect
-        .lines()
-        .skip_while(|l| !l.starts_with("stages:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .map(|l| {
-            let (name, description) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
-            (name.to_string(), description.trim().to_string())
-        })
-        .collect()
-}
-
-/// The sha256 `promwasm inspect` prints for `module`.
-fn sha256_of(module: &Path) -> String {
-    inspect(module)
-        .lines()
-        .find_map(|l| l.strip_prefix("sha256:"))
-        .expect("inspect prints the sha256")
-        .trim()
-        .to_string()
 }
 
 /// The compiled entries in a cache folder by name: their size, modification
@@ -307,4 +214,9 @@ fn compiled(dir: &Path) -> BTreeMap<String, (u64, SystemTime, u64)> {
             (e.file_name().to_string_lossy().into_owned(), entry)
         })
         .collect()
+}
+
+/// The stages `inspect` lists, name → description.
+fn stages_of(inspect: &str) -> BTreeMap<String, String> {
+    inspected_stages(inspect).into_iter().collect()
 }

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use promwasm_e2e::{
-    closed_port, expect_orca_example_passed, guest, orca_example_copy, outcomes, promwasm,
-    read_json, run_command, Project, RUN_LIMIT,
+    closed_port, expect_orca_example_passed, guest, orca_example_copy, outcomes, run_example,
+    Project,
 };
 
 /// A small HTTP server of files by name (`/<name>`); counts the requests for each.
@@ -255,18 +255,9 @@ fn modules_in_every_language_are_shared_by_url() {
         "every module is pinned by URL:\n{text}"
     );
     std::fs::write(&config, text).unwrap();
-    let report = tempfile::NamedTempFile::new().unwrap();
-    let run = run_command(
-        promwasm()
-            .arg("run")
-            .arg(&config)
-            .arg("--reset")
-            .arg("--json")
-            .arg(report.path()),
-        RUN_LIMIT,
-    );
+    let (run, report) = run_example(copy.path(), "config-mixed.yaml");
     run.expect_code(0);
-    expect_orca_example_passed(&read_json(report.path()), &run.all());
+    expect_orca_example_passed(&report, &run.all());
     for name in names {
         // Once, or never when an earlier run left it in the shared cache.
         assert!(server.hits_of(&format!("{name}.wasm")) <= 1, "{name}");
