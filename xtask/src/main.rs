@@ -7,7 +7,9 @@
 //!   test      build everything and run every test
 //!   guests    build the guest components only
 //!   setup     install the wasm target and the local MongoDB-compatible server
-//!   bench     run the benchmarks (step overhead, seeding throughput)
+//!   bench     run the benchmarks (step overhead, seeding throughput, load times)
+//!   bench peer     promwasm side by side with prometheus-test 0.1.10
+//!   bench workers  many workers started to ready, against a plain script's floor
 //!
 //! `test` hands the end-to-end tests what cargo reported building (from
 //! `--message-format=json-render-diagnostics`), never paths guessed under
@@ -25,6 +27,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
+mod bench_peer;
+mod bench_workers;
 mod langs;
 
 /// The SecantusDB release we test against (a beta: pinned).
@@ -47,7 +51,12 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "guests" => setup().and_then(|_| guests()).map(drop),
         "setup" => setup(),
-        "bench" => bench(),
+        "bench" => match rest.first().map(String::as_str) {
+            Some("peer") => bench_peer::run(&rest[1..]),
+            Some("workers") => bench_workers::run(&rest[1..]),
+            None => bench(),
+            Some(other) => Err(format!("unknown bench `{other}`: try `peer` or `workers`")),
+        },
         _ => {
             eprintln!("usage: cargo xtask <example|test|guests|setup|bench> [args]");
             return ExitCode::from(2);
