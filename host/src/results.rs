@@ -101,3 +101,14 @@ impl RunResult {
         c
     }
 }
+
+/// What one local worker process used during the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerUsage {
+    /// Worker name.
+    pub name: String,
+    /// CPU time (user + system) of its process and the children it waited for.
+    pub cpu: Duration,
+    /// Peak resident set size, in bytes, when the system reports it.
+    pub peak_rss_bytes: Option<u64>,
+}
