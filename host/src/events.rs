@@ -13,6 +13,14 @@ pub use crate::supervisor::Stream;
 /// One thing that happened during a run, in the order it happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// The run has its id and its directory (`data_dir/runs/<run id>`);
+    /// a resumed run keeps both.
+    RunStarted {
+        /// The run id.
+        run_id: String,
+        /// Its directory, for logs and reports.
+        dir: std::path::PathBuf,
+    },
     /// A fresh run begins (no saved state, or `--reset`).
     FreshRun,
     /// A saved run resumes.
@@ -124,13 +132,18 @@ pub enum Event {
     },
     /// The run is over; what it produced.
     RunFinished(RunResult),
+    /// The run could not start, or stopped on an error that is not a step's
+    /// (printed by the caller); what it produced, with `failure` set. Files
+    /// are still written, so CI sees a failed run, never a missing report.
+    RunAborted(RunResult),
 }
 
 impl Event {
     /// Replace every secret in the event's text.
     pub fn mask(&mut self, m: &Masker) {
         match self {
-            Event::FreshRun
+            Event::RunStarted { .. }
+            | Event::FreshRun
             | Event::Resumed { .. }
             | Event::MongoStarted { .. }
             | Event::Seeded { .. }
@@ -142,10 +155,13 @@ impl Event {
             Event::WorkerOutput { line, .. } | Event::StepLog { line, .. } => m.mask_in_place(line),
             Event::StepRetry { why, .. } => m.mask_in_place(why),
             Event::StepFinished(r) => mask_step(r, m),
-            Event::RunFinished(run) => {
+            Event::RunFinished(run) | Event::RunAborted(run) => {
                 run.steps.iter_mut().for_each(|r| mask_step(r, m));
-                if let Some(RunFailure::WorkerDied(msg) | RunFailure::Machine(msg)) =
-                    &mut run.failure
+                if let Some(
+                    RunFailure::WorkerDied(msg)
+                    | RunFailure::Machine(msg)
+                    | RunFailure::Invalid(msg),
+                ) = &mut run.failure
                 {
                     m.mask_in_place(msg);
                 }
@@ -156,7 +172,11 @@ impl Event {
 
 fn mask_step(r: &mut StepResult, m: &Masker) {
     match &mut r.outcome {
-        Outcome::Failed(msg) | Outcome::Skipped(msg) => m.mask_in_place(msg),
+        Outcome::Failed(msg)
+        | Outcome::Skipped(msg)
+        | Outcome::TimedOut(msg)
+        | Outcome::NotRun(msg) => m.mask_in_place(msg),
+        Outcome::Interrupted => {}
         Outcome::Passed(value) => {
             let text = value.to_string();
             if let std::borrow::Cow::Owned(masked) = m.mask(&text) {
@@ -282,6 +302,7 @@ mod tests {
             attempts: 1,
             duration: Default::default(),
             log: vec!["info got s3cr3t-token".into()],
+            http: Default::default(),
         };
         events.emit(Event::StepFinished(step));
         let seen = format!("{:?}", rec.events());

@@ -16,8 +16,10 @@ pub struct Plan {
     pub config_file: PathBuf,
     /// The folder holding config.yaml (prometheus-test's `base_dir`).
     pub base_dir: PathBuf,
-    /// Where the state file, worker databases and run logs live.
+    /// Where the state file, worker databases and run directories live.
     pub data_dir: PathBuf,
+    /// How many run directories `data_dir/runs` keeps (`keep_runs`).
+    pub keep_runs: usize,
     /// `task_id` from config.yaml.
     pub task_id: String,
     /// Rounds to run when fixed in config.yaml.

@@ -14,6 +14,43 @@ pub enum Outcome {
     Skipped(String),
     /// It failed; the message names what went wrong.
     Failed(String),
+    /// It was still running when its `timeout` passed; the message says so.
+    TimedOut(String),
+    /// It never started: an earlier step failed or the run stopped; why.
+    NotRun(String),
+    /// Ctrl-C or SIGTERM arrived while it ran.
+    Interrupted,
+}
+
+impl Outcome {
+    /// Whether it makes the run fail (failed or timed out).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Failed(_) | Outcome::TimedOut(_))
+    }
+
+    /// Its name in reports: `passed`, `skipped`, `failed`, `timed out`,
+    /// `not run`, `interrupted`.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Outcome::Passed(_) => "passed",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Failed(_) => "failed",
+            Outcome::TimedOut(_) => "timed out",
+            Outcome::NotRun(_) => "not run",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    /// What it says besides its status (a reason or an error), if anything.
+    pub fn message(&self) -> Option<&str> {
+        match self {
+            Outcome::Skipped(m)
+            | Outcome::Failed(m)
+            | Outcome::TimedOut(m)
+            | Outcome::NotRun(m) => Some(m),
+            Outcome::Passed(_) | Outcome::Interrupted => None,
+        }
+    }
 }
 
 /// One step of one round (round 0: the post-load hook).
@@ -35,6 +72,47 @@ pub struct StepResult {
     pub duration: Duration,
     /// Its log lines and captured stdout/stderr.
     pub log: Vec<String>,
+    /// The HTTP calls it made, over all tries.
+    pub http: HttpCalls,
+}
+
+/// HTTP calls a step made and how long each took.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpCalls {
+    /// Calls made.
+    pub count: u64,
+    /// Calls that got no answer (not allowed, refused, timed out, too large).
+    pub failed: u64,
+    /// Each call's latency, for the first [`HttpCalls::MAX_SAMPLES`] calls.
+    pub latencies: Vec<Duration>,
+}
+
+impl HttpCalls {
+    /// Latencies kept per step: enough for percentiles, bounded for a
+    /// step that calls in a loop.
+    pub const MAX_SAMPLES: usize = 10_000;
+
+    /// Count one call that took `latency`.
+    pub fn record(&mut self, latency: Duration, answered: bool) {
+        self.count += 1;
+        if !answered {
+            self.failed += 1;
+        }
+        if self.latencies.len() < Self::MAX_SAMPLES {
+            self.latencies.push(latency);
+        }
+    }
+}
+
+/// The `p`-th percentile (0–100) of `samples` by nearest rank; `None` when empty.
+pub fn percentile(samples: &[Duration], p: u32) -> Option<Duration> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let rank = (p.min(100) as usize * sorted.len()).div_ceil(100).max(1);
+    Some(sorted[rank - 1])
 }
 
 /// Why a run stopped early, outside any one step's outcome.
@@ -44,15 +122,19 @@ pub enum RunFailure {
     WorkerDied(String),
     /// Ctrl-C or SIGTERM; the state is saved.
     Interrupted,
-    /// The machine failed us mid-run (the state file could not be written,
-    /// MongoDB went away while seeding).
+    /// The machine failed us (a worker or MongoDB could not start, the
+    /// state file could not be written).
     Machine(String),
+    /// The input is wrong (a module, a data file, the state file): nothing ran.
+    Invalid(String),
 }
 
 impl std::fmt::Display for RunFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunFailure::WorkerDied(msg) | RunFailure::Machine(msg) => f.write_str(msg),
+            RunFailure::WorkerDied(msg) | RunFailure::Machine(msg) | RunFailure::Invalid(msg) => {
+                f.write_str(msg)
+            }
             RunFailure::Interrupted => {
                 f.write_str("interrupted; the state is saved, run again to resume")
             }
@@ -73,6 +155,8 @@ pub struct RunResult {
     pub steps: Vec<StepResult>,
     /// Why the run stopped early, outside any step.
     pub failure: Option<RunFailure>,
+    /// What each local worker process used, sampled during the run.
+    pub workers: Vec<WorkerUsage>,
 }
 
 impl RunResult {
@@ -81,24 +165,61 @@ impl RunResult {
         self.failure.is_none() && !self.any_step_failed()
     }
 
-    /// Whether some step failed.
+    /// Whether some step failed or timed out.
     pub fn any_step_failed(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|s| matches!(s.outcome, Outcome::Failed(_)))
+        self.steps.iter().any(|s| s.outcome.is_failure())
     }
 
-    /// (passed, failed, skipped) counts.
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let mut c = (0, 0, 0);
+    /// How many steps ended each way.
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
         for s in &self.steps {
-            match s.outcome {
-                Outcome::Passed(_) => c.0 += 1,
-                Outcome::Failed(_) => c.1 += 1,
-                Outcome::Skipped(_) => c.2 += 1,
-            }
+            *match s.outcome {
+                Outcome::Passed(_) => &mut c.passed,
+                Outcome::Skipped(_) => &mut c.skipped,
+                Outcome::Failed(_) => &mut c.failed,
+                Outcome::TimedOut(_) => &mut c.timed_out,
+                Outcome::NotRun(_) => &mut c.not_run,
+                Outcome::Interrupted => &mut c.interrupted,
+            } += 1;
         }
         c
+    }
+}
+
+/// Steps of a run by how they ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Passed.
+    pub passed: usize,
+    /// Skipped by `skip_if` or by the step itself.
+    pub skipped: usize,
+    /// Failed.
+    pub failed: usize,
+    /// Timed out.
+    pub timed_out: usize,
+    /// Not run, after a failure or an interruption.
+    pub not_run: usize,
+    /// Running when the run was interrupted.
+    pub interrupted: usize,
+}
+
+impl std::fmt::Display for Counts {
+    /// `3 passed, 1 skipped, 1 failed`: zero counts left out, except `passed`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} passed", self.passed)?;
+        for (n, what) in [
+            (self.skipped, "skipped"),
+            (self.failed, "failed"),
+            (self.timed_out, "timed out"),
+            (self.not_run, "not run"),
+            (self.interrupted, "interrupted"),
+        ] {
+            if n > 0 {
+                write!(f, ", {n} {what}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -111,4 +232,37 @@ pub struct WorkerUsage {
     pub cpu: Duration,
     /// Peak resident set size, in bytes, when the system reports it.
     pub peak_rss_bytes: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let ms = |v: &[u64]| {
+            v.iter()
+                .map(|&m| Duration::from_millis(m))
+                .collect::<Vec<_>>()
+        };
+        let samples = ms(&[50, 10, 40, 20, 30]);
+        assert_eq!(percentile(&samples, 50), Some(Duration::from_millis(30)));
+        assert_eq!(percentile(&samples, 95), Some(Duration::from_millis(50)));
+        assert_eq!(percentile(&samples, 0), Some(Duration::from_millis(10)));
+        assert_eq!(percentile(&ms(&[7]), 95), Some(Duration::from_millis(7)));
+        assert_eq!(percentile(&[], 50), None);
+        let hundred: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&hundred, 95), Some(Duration::from_millis(95)));
+    }
+
+    #[test]
+    fn http_samples_are_bounded_but_every_call_counts() {
+        let mut calls = HttpCalls::default();
+        for i in 0..HttpCalls::MAX_SAMPLES + 5 {
+            calls.record(Duration::from_micros(i as u64), i % 2 == 0);
+        }
+        assert_eq!(calls.count, HttpCalls::MAX_SAMPLES as u64 + 5);
+        assert_eq!(calls.failed, (HttpCalls::MAX_SAMPLES as u64 + 5) / 2);
+        assert_eq!(calls.latencies.len(), HttpCalls::MAX_SAMPLES);
+    }
 }

@@ -539,9 +539,14 @@ impl Project {
         read_json(&self.data().join("test_state.json"))
     }
 
-    /// `data/logs/<worker>.log`.
+    /// The latest run's directory, `data/runs/latest`.
+    pub fn run_dir(&self) -> PathBuf {
+        self.data().join("runs/latest")
+    }
+
+    /// `data/runs/latest/logs/<worker>.log`.
     pub fn worker_log(&self, worker: &str) -> String {
-        let path = self.data().join("logs").join(format!("{worker}.log"));
+        let path = self.run_dir().join("logs").join(format!("{worker}.log"));
         std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
     }

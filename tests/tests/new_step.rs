@@ -69,7 +69,7 @@ fn run_passes(project: &Path, name: &str) {
     cmd.args(["run", "tests/config.yaml"]).current_dir(project);
     let run = run_command(&mut cmd, RUN_LIMIT);
     run.expect_code(0)
-        .expect_output("PASSED: 1 rounds; this run: 1 steps passed, 0 skipped, 0 failed");
+        .expect_output("PASSED: 1 rounds; this run: 1 passed");
 
     let keypair: Vec<u8> = read_json(&project.join("tests/keys/worker1-staking.json"))
         .as_array()
@@ -98,7 +98,8 @@ fn run_passes(project: &Path, name: &str) {
         .expect("the worker got a payload signed with the project's staking key");
     assert_eq!(&serde_json::from_slice::<Value>(message).unwrap(), payload);
 
-    let log = std::fs::read_to_string(project.join("tests/data/logs/worker1.log")).unwrap();
+    let log =
+        std::fs::read_to_string(project.join("tests/data/runs/latest/logs/worker1.log")).unwrap();
     assert!(
         log.contains(&format!("verified a payload signed by {public}")),
         "the worker verified it too:\n{log}"

@@ -167,8 +167,8 @@ fn data_dir_and_steps_file_are_honoured_and_stage_defaults_to_the_step_name() {
     assert_eq!(state["current_round"], json!(2));
     assert_eq!(state["last_completed_step"], json!("echo"));
     assert!(
-        data.join("logs/w1.log").is_file(),
-        "logs live in data_dir/logs"
+        data.join("runs/latest/logs/w1.log").is_file(),
+        "logs live in data_dir/runs/<run id>/logs"
     );
     assert!(!p.data().join("test_state.json").exists());
     let db = std::path::PathBuf::from(read_json(&report)["env"]["DATABASE_PATH"].as_str().unwrap());
@@ -382,7 +382,7 @@ fn the_post_load_hook_is_never_retried() {
         .expect_output("not yet (run 1)")
         .expect_no_output("not yet (run 2)")
         .expect_no_output("attempt 1/")
-        .expect_no_output("passed  s@w1");
+        .expect_no_output("passed      s@w1");
     // A failing hook is a failed step (exit 1), not a machine problem (3).
     run.expect_code(1);
 }
@@ -493,7 +493,8 @@ fn malformed_json_from_a_guest_fails_its_step_naming_it() {
             outcomes(&report),
             vec![
                 (1, "before".to_string(), "passed".to_string()),
-                (1, "bad".to_string(), "failed".to_string())
+                (1, "bad".to_string(), "failed".to_string()),
+                (1, "after".to_string(), "not-run".to_string())
             ]
         );
         assert_eq!(
@@ -533,7 +534,7 @@ fn a_guest_blocked_in_a_host_call_is_timed_out() {
     // Either the host ends the call at the deadline and the guest sees a
     // timeout, or the step itself is stopped: both keep the run going.
     let timed_out = match blocked["outcome"].as_str() {
-        Some("failed") => blocked["detail"]
+        Some("timed-out") => blocked["detail"]
             .as_str()
             .is_some_and(|d| d.contains("timed out after 2s")),
         Some("passed") => blocked["detail"]["error"]

@@ -35,7 +35,7 @@ steps:
     run.expect_code(1)
         .expect_output("attempt 1/3 did not succeed (execute: not yet (run 1)); next in 10ms")
         .expect_output("attempt 2/3 did not succeed")
-        .expect_output("passed  third-time-lucky@worker1 (")
+        .expect_output("passed      third-time-lucky@worker1 (")
         .expect_output("3 attempts)")
         .expect_output("attempt 1/2 did not succeed")
         .expect_output(

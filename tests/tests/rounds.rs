@@ -117,7 +117,7 @@ steps:
     );
     p.run(&[])
         .expect_code(0)
-        .expect_output("skipped maybe@worker1")
+        .expect_output("skipped     maybe@worker1")
         .expect_output("nothing to audit this round");
     let report = p.report();
     assert_eq!(report["steps"][0]["outcome"], json!("skipped"));

@@ -31,11 +31,18 @@ fn a_trapping_guest_fails_its_step_only() {
     only_probe_failed(&p);
 }
 
-/// The report shows `probe` failed and nothing after it ran.
+/// The report shows `probe` failed (or timed out) and `after` did not run.
 fn only_probe_failed(p: &Project) {
+    only_probe_ended(p, "failed")
+}
+
+fn only_probe_ended(p: &Project, status: &str) {
     assert_eq!(
         outcomes(&p.report()),
-        vec![(1, "probe".to_string(), "failed".to_string())]
+        vec![
+            (1, "probe".to_string(), status.to_string()),
+            (1, "after".to_string(), "not-run".to_string())
+        ]
     );
 }
 
@@ -44,12 +51,23 @@ fn a_spinning_guest_times_out() {
     let p = Project::new();
     p.with_orca_workers("");
     one_step(&p, "spin", "{}", "defaults: { timeout: 1s }");
-    let run = p.run(&[]);
-    run.expect_code(1).expect_output(
-        "round 1, step `probe` (stage `spin`, worker `worker1`): timed out after 1s",
-    );
+    let junit = p.tests().join("junit.xml");
+    let run = p.run(&["--junit", junit.to_str().unwrap()]);
+    run.expect_code(1)
+        .expect_output(
+            "TIMED OUT round 1, step `probe` (stage `spin`, worker `worker1`): timed out after 1s",
+        )
+        .expect_line(&["⏱ timed out", "probe@worker1"])
+        .expect_output("this run: 0 passed, 1 timed out, 1 not run");
     assert!(run.took < std::time::Duration::from_secs(60));
-    only_probe_failed(&p);
+    only_probe_ended(&p, "timed-out");
+    // CI reads the JUnit file: a failure of type "timed out", the rest skipped as not run.
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("type=\"timed out\""), "{xml}");
+    assert!(
+        xml.contains("<skipped message=\"not run: round 1, step `probe` did not pass\""),
+        "{xml}"
+    );
     let ms = p.report()["steps"][0]["duration_ms"].as_u64().unwrap();
     assert!(
         (900..10_000).contains(&ms),

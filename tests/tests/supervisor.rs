@@ -111,7 +111,7 @@ fn sigkill_of_promwasm_leaves_no_worker_or_database_server_behind() {
         !servers.is_empty(),
         "the managed server runs with its data in the project:\n{seen}"
     );
-    let log = std::fs::read_to_string(p.tests().join("data/logs/mongodb.log")).unwrap_or_default();
+    let log = std::fs::read_to_string(p.run_dir().join("logs/mongodb.log")).unwrap_or_default();
     let db_port = port_after(&seen, "mongodb://")
         .or_else(|| port_after(&log, "listening on"))
         .unwrap_or_else(|| panic!("no database port in the output or log:\n{seen}\n{log}"));

@@ -67,6 +67,15 @@ fn a_worker_that_never_listens_times_out() {
     );
     let pid = worker_pid(&run.stdout, "sleepy");
     assert!(!alive(pid), "the sleeper (pid {pid}) was stopped");
+    // The reports are written anyway: CI sees a failed run, not a missing report.
+    let report = p.report();
+    assert_eq!(report["passed"], json!(false));
+    assert_eq!(report["error_kind"], json!("machine"));
+    let junit = std::fs::read_to_string(p.run_dir().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<error message=\"worker `sleepy` was not ready after 1s"),
+        "{junit}"
+    );
     assert!(
         !p.tests().join("data/test_state.json").exists()
             || p.state()["last_completed_step"].is_null(),
@@ -95,6 +104,17 @@ fn sigterm_stops_workers_saves_state_and_resume_works() {
         "workers are stopped with promwasm"
     );
     assert_eq!(p.state()["last_completed_step"], json!("first"));
+    // The report says which step the signal cut short.
+    let report = p.report();
+    assert_eq!(
+        outcomes(&report),
+        vec![
+            (1, "first".to_string(), "passed".to_string()),
+            (1, "long".to_string(), "interrupted".to_string())
+        ]
+    );
+    assert_eq!(report["error_kind"], json!("interrupted"));
+    run.expect_line(&["■ interrupted", "long@worker2"]);
 
     // Run again: it resumes at the interrupted step, `first` is not run again.
     p.config(

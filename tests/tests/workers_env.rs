@@ -443,7 +443,7 @@ fn a_url_worker_is_used_but_not_started() {
     );
     assert!(elsewhere.hits() >= 1);
     assert!(
-        !p.data().join("logs/ext.log").exists(),
+        !p.run_dir().join("logs/ext.log").exists(),
         "no process, so no log"
     );
 }
@@ -511,7 +511,10 @@ fn a_worker_that_exits_while_a_step_runs_fails_that_step_at_once() {
     let report = p.report();
     assert_eq!(
         promwasm_e2e::outcomes(&report),
-        vec![(1, "wait".to_string(), "failed".to_string())],
+        vec![
+            (1, "wait".to_string(), "failed".to_string()),
+            (1, "after".to_string(), "not-run".to_string())
+        ],
         "the step its worker died under fails, with the death as its cause; `after` never runs"
     );
     let detail = step_of(&report, 1, "wait")["detail"]

@@ -53,7 +53,12 @@ impl StepCtx {
                 workers: Arc::from(Vec::new()),
                 me: 0,
             },
-            http: http::HttpCtx::new(http::HttpClient::deny_all(), 0, Instant::now()),
+            http: http::HttpCtx::new(
+                http::HttpClient::deny_all(),
+                0,
+                Instant::now(),
+                Default::default(),
+            ),
             db: db::DbCtx {
                 db: None,
                 access: DbAccess::None,

@@ -36,6 +36,7 @@ pub mod exit {
             Ok(run) => match &run.failure {
                 Some(RunFailure::Interrupted) => INTERRUPTED,
                 Some(RunFailure::Machine(_)) => SETUP,
+                Some(RunFailure::Invalid(_)) => INVALID,
                 Some(RunFailure::WorkerDied(_)) => STEP_FAILED,
                 None if run.any_step_failed() => STEP_FAILED,
                 None => OK,
@@ -58,6 +59,7 @@ pub mod exit {
                 attempts: 1,
                 duration: Default::default(),
                 log: vec![],
+                http: Default::default(),
             }
         }
 

@@ -34,6 +34,12 @@ pub struct RunCmd {
     /// point moves; the store is kept.
     #[arg(long, value_name = "STEP")]
     from_step: Option<String>,
+    /// Print only what did not pass, and the summary.
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print each passed step's result and each round's end.
+    #[arg(short, long)]
+    verbose: bool,
     /// With --from-step: the round to resume in [default: the saved round, else 1].
     #[arg(long, value_name = "N", requires = "from_step", value_parser = clap::value_parser!(u32).range(1..))]
     round: Option<u32>,
@@ -129,6 +135,14 @@ fn caches(cache_dir: Option<PathBuf>, no_cache: bool) -> RunOptions {
 }
 
 impl RunCmd {
+    fn verbosity(&self) -> report::Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => report::Verbosity::Quiet,
+            (_, true) => report::Verbosity::Verbose,
+            _ => report::Verbosity::Normal,
+        }
+    }
+
     /// Run it.
     pub async fn run(self) -> u8 {
         let loaded = match load(&self.config) {
@@ -151,7 +165,10 @@ impl RunCmd {
             server_dirs: server_dirs(&self.config),
             ..caches(self.cache_dir.clone(), self.no_cache)
         };
-        let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(report::Console)];
+        let mut reporters: Vec<Box<dyn Reporter>> = vec![
+            Box::new(report::Console::on_stdout(self.verbosity())),
+            Box::new(report::RunDirFiles::default()),
+        ];
         if let Some(path) = self.junit {
             reporters.push(Box::new(report::JunitFile::new(path)));
         }

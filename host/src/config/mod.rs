@@ -39,7 +39,11 @@ const KNOWN_KEYS: &[&str] = &[
     "allowed_hosts",
     "defaults",
     "post_load",
+    "keep_runs",
 ];
+
+/// Run directories kept under `data_dir/runs` when config.yaml does not say.
+pub const DEFAULT_KEEP_RUNS: usize = 10;
 
 /// A plan, the environment workers inherit, and notes that are not errors.
 #[derive(Debug)]
@@ -138,6 +142,19 @@ pub fn load(config_file: &Path, process_env: Env) -> Result<Loaded, Diagnostics>
         .opt_str(&root, "data_dir", "config.yaml")
         .map(|d| base_dir.join(d))
         .unwrap_or_else(|| base_dir.join("data"));
+    let keep_runs = match c.opt_uint(&root, "keep_runs", "config.yaml", u32::MAX as u64) {
+        Some(0) => {
+            let pos = root.get("keep_runs").map(|n| n.pos).unwrap_or_default();
+            c.error(
+                pos,
+                "`keep_runs` must be at least 1: the run in progress keeps its directory",
+                None,
+            );
+            DEFAULT_KEEP_RUNS
+        }
+        Some(n) => n as usize,
+        None => DEFAULT_KEEP_RUNS,
+    };
     let workers_file = base_dir.join(
         c.opt_str(&root, "workers_config", "config.yaml")
             .unwrap_or_else(|| "workers.json".into()),
@@ -223,6 +240,7 @@ pub fn load(config_file: &Path, process_env: Env) -> Result<Loaded, Diagnostics>
         config_file,
         base_dir,
         data_dir,
+        keep_runs,
         task_id,
         max_rounds,
         rounds_collection,

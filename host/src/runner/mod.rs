@@ -5,14 +5,15 @@
 //! What happens is told to the event stream; nothing here prints.
 
 mod database;
+mod interrupt;
 mod lock;
 mod prepare;
 mod rounds;
+mod run_dir;
 pub mod step;
 mod store;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::{json, Value};
 
+use crate::capabilities::http::HttpMeter;
 use crate::capabilities::log::{LogCtx, RunLog};
 use crate::config::{Diagnostics, Loaded};
 use crate::events::{Event, Events};
@@ -30,6 +32,7 @@ use crate::supervisor::{OutputLine, OutputSink};
 use crate::workers::{self, WorkerSet};
 
 use database::RunDatabase;
+use interrupt::{Interrupt, Signals};
 pub use prepare::{LockedRun, ResumePoint, RunOptions, Session, STAGES_TIMEOUT};
 use rounds::{Attempts, RoundLoop};
 use store::StateStore;
@@ -49,15 +52,40 @@ pub enum RunError {
     Machine(#[from] anyhow::Error),
 }
 
-/// Run a loaded plan, telling `events` what happens.
+/// Run a loaded plan, telling `events` what happens. However it ends, the
+/// last event is [`Event::RunFinished`] or [`Event::RunAborted`].
 pub async fn run(
     loaded: Loaded,
     opts: &RunOptions,
     events: &Events,
 ) -> Result<RunResult, RunError> {
+    let mut result = RunResult::default();
+    match execute(loaded, opts, events, &mut result).await {
+        Ok(()) => {
+            events.emit(Event::RunFinished(result.clone()));
+            Ok(result)
+        }
+        Err(e) => {
+            result.failure = Some(match &e {
+                RunError::Invalid(diags) => RunFailure::Invalid(diags.to_string()),
+                RunError::State(e) => RunFailure::Invalid(e.to_string()),
+                RunError::Machine(e) => RunFailure::Machine(format!("{e:#}")),
+            });
+            events.emit(Event::RunAborted(result));
+            Err(e)
+        }
+    }
+}
+
+async fn execute(
+    loaded: Loaded,
+    opts: &RunOptions,
+    events: &Events,
+    result: &mut RunResult,
+) -> Result<(), RunError> {
     let Loaded { plan, env, .. } = loaded;
     // Listen before anything starts, so a Ctrl-C during setup is not lost.
-    let mut signals = Signals::new().context("cannot listen for Ctrl-C/SIGTERM")?;
+    let signals = Signals::listen().context("cannot listen for Ctrl-C/SIGTERM")?;
     let _one_run = lock::RunLock::acquire(&plan.data_dir)?;
     let locked = LockedRun::prepare(&plan, opts).await?;
     let state_path = State::path_in(&plan.data_dir);
@@ -66,9 +94,17 @@ pub async fn run(
     } else {
         State::load(&state_path).map_err(RunError::State)?
     };
-    let log_dir = plan.data_dir.join("logs");
+    let run_id = match &saved {
+        Some(state) => state.promwasm.run_id.clone(),
+        None => new_run_id(),
+    };
+    let run_dir = run_dir::RunDir::open(&plan.data_dir, &run_id, plan.keep_runs)?;
+    events.emit(Event::RunStarted {
+        run_id: run_id.clone(),
+        dir: run_dir.path().to_path_buf(),
+    });
+    let log_dir = run_dir.logs();
     let database = RunDatabase::open(&plan, saved.is_none(), opts, &log_dir, events).await?;
-    let mut result = RunResult::default();
     let ran = Run {
         plan: &plan,
         from: opts.from.as_ref(),
@@ -79,14 +115,12 @@ pub async fn run(
         log_dir: &log_dir,
         run_log: RunLog::default(),
     }
-    .go(saved, &state_path, &mut signals, &mut result)
+    .go(saved, run_id, &state_path, &signals.interrupt(), result)
     .await;
     if let Some(db) = database {
         db.stop().await;
     }
-    ran?;
-    events.emit(Event::RunFinished(result.clone()));
-    Ok(result)
+    ran
 }
 
 /// What `run` checks before starting anything, without starting anything:
@@ -112,8 +146,9 @@ impl Run<'_> {
     async fn go(
         &self,
         saved: Option<State>,
+        run_id: String,
         state_path: &Path,
-        signals: &mut Signals,
+        interrupt: &Interrupt,
         result: &mut RunResult,
     ) -> Result<(), RunError> {
         let fresh = saved.is_none();
@@ -121,7 +156,7 @@ impl Run<'_> {
             Some(state) => state,
             None => {
                 self.events.emit(Event::FreshRun);
-                State::fresh(new_run_id(), self.global_values())
+                State::fresh(run_id, self.global_values())
             }
         };
         if let Some(from) = self.from {
@@ -146,17 +181,22 @@ impl Run<'_> {
         let worker_names: Vec<String> = self.plan.workers.iter().map(|w| w.name.clone()).collect();
 
         if fresh {
-            let prepared = interruptible(signals, self.fresh_start(&session, &worker_names)).await;
+            let prepared = interrupt
+                .guard(self.fresh_start(&session, &worker_names, interrupt))
+                .await;
             match prepared {
                 None => {
                     result.failure = Some(RunFailure::Interrupted);
                     return Ok(());
                 }
                 Some(Err(e)) => return Err(e),
-                Some(Ok(Some(failed_hook))) => {
+                Some(Ok(Some(hook))) => {
                     // A failing post-load hook is a step failure; the state is
                     // not saved, so the next run starts fresh again.
-                    result.steps.push(failed_hook);
+                    if hook.outcome == Outcome::Interrupted {
+                        result.failure = Some(RunFailure::Interrupted);
+                    }
+                    result.steps.push(hook);
                     return Ok(());
                 }
                 Some(Ok(None)) => {}
@@ -202,7 +242,7 @@ impl Run<'_> {
             Arc::new(crate::mask::Masker::from_plan(self.plan)),
             &on_started,
         );
-        let mut set = match interruptible(signals, started).await {
+        let mut set = match interrupt.guard(started).await {
             None => {
                 // Dropping the half-started set kills what was started.
                 result.failure = Some(RunFailure::Interrupted);
@@ -217,32 +257,30 @@ impl Run<'_> {
             store: &store,
             events: self.events,
             run_log: &self.run_log,
+            interrupt,
         };
         let mut sandbox = Sandbox {
             locked: self.locked,
             session: &session,
             workers: Some(Mutex::new(&mut set)),
         };
-        let looped = interruptible(signals, rounds.run(&mut sandbox, result)).await;
+        let looped = rounds.run(&mut sandbox, result).await;
         // The sandbox borrows the set; it must be done with it before stopping.
         let Sandbox { .. } = sandbox;
         for name in set.stop().await {
             self.events.emit(Event::WorkerStopped { name });
         }
-        result.failure = match looped {
-            None => Some(RunFailure::Interrupted),
-            Some(Err(failure)) => Some(failure),
-            Some(Ok(())) => None,
-        };
+        result.failure = looped.err();
         Ok(())
     }
 
     /// A fresh run: seed MongoDB, run the post-load hook, delete the workers'
-    /// local databases. The hook's result when it failed.
+    /// local databases. The hook's result when it did not pass.
     async fn fresh_start(
         &self,
         session: &Session<'_>,
         worker_names: &[String],
+        interrupt: &Interrupt,
     ) -> Result<Option<crate::results::StepResult>, RunError> {
         if let Some(db) = self.database {
             db.seed(self.plan, self.events).await?;
@@ -254,6 +292,7 @@ impl Run<'_> {
                     store: session.store,
                     events: self.events,
                     run_log: &self.run_log,
+                    interrupt,
                 };
                 let sandbox = Sandbox {
                     locked: self.locked,
@@ -261,7 +300,7 @@ impl Run<'_> {
                     workers: None,
                 };
                 let r = rounds.step(&sandbox, hook, 0).await;
-                if matches!(r.outcome, Outcome::Failed(_)) {
+                if r.outcome.is_failure() || r.outcome == Outcome::Interrupted {
                     return Ok(Some(r));
                 }
             }
@@ -332,8 +371,14 @@ impl Sandbox<'_, '_> {
 }
 
 impl Attempts for Sandbox<'_, '_> {
-    async fn attempt(&self, step: &StepPlan, round: u32, log: &LogCtx) -> Outcome {
-        let ctx = self.locked.step_ctx(step, round, self.session, log);
+    async fn attempt(
+        &self,
+        step: &StepPlan,
+        round: u32,
+        log: &LogCtx,
+        http: &HttpMeter,
+    ) -> Outcome {
+        let ctx = self.locked.step_ctx(step, round, self.session, log, http);
         let run = step::run(
             self.locked.engine().wasmtime(),
             self.locked.component(step),
@@ -376,37 +421,6 @@ fn delete_worker_databases(plan: &Plan) -> Result<(), RunError> {
         }
     }
     Ok(())
-}
-
-/// `work`, unless Ctrl-C or SIGTERM comes first (then `None`, and `work` is dropped).
-async fn interruptible<T>(signals: &mut Signals, work: impl Future<Output = T>) -> Option<T> {
-    tokio::select! {
-        out = work => Some(out),
-        _ = signals.recv() => None,
-    }
-}
-
-/// Ctrl-C and SIGTERM, registered when created.
-struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn new() -> std::io::Result<Self> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-        })
-    }
-
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
 }
 
 fn new_run_id() -> String {

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use super::step;
 use crate::capabilities::db::DbCtx;
-use crate::capabilities::http::{AllowList, HttpClient, HttpCtx};
+use crate::capabilities::http::{AllowList, HttpClient, HttpCtx, HttpMeter};
 use crate::capabilities::log::LogCtx;
 use crate::capabilities::runner::RunnerCtx;
 use crate::capabilities::worker::WorkerCtx;
@@ -105,6 +105,7 @@ impl LockedRun {
         round: u32,
         session: &Session,
         log: &LogCtx,
+        http: &HttpMeter,
     ) -> StepCtx {
         let deadline = Instant::now() + step.limits.timeout;
         StepCtx {
@@ -118,7 +119,12 @@ impl LockedRun {
                 workers: self.workers.clone(),
                 me: step.worker,
             },
-            http: HttpCtx::new(self.http.clone(), step.limits.max_response_bytes, deadline),
+            http: HttpCtx::new(
+                self.http.clone(),
+                step.limits.max_response_bytes,
+                deadline,
+                http.clone(),
+            ),
             db: DbCtx {
                 db: session.database.cloned(),
                 access: step.db,

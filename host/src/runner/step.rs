@@ -1,7 +1,8 @@
 //! Running one step: a fresh instance of its component, `prepare` then
 //! `execute`, under the step's time and memory limits. Whatever the guest
 //! does — trap, spin, exhaust memory, return garbage — ends as an
-//! [`Outcome::Failed`] with the guest's own words; the Store is discarded.
+//! [`Outcome::Failed`] with the guest's own words (or [`Outcome::TimedOut`]);
+//! the Store is discarded.
 
 use std::time::{Duration, Instant};
 
@@ -54,11 +55,20 @@ pub async fn run(
         match tokio::time::timeout(limits.timeout + Duration::from_millis(500), call).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(e)) => Outcome::Failed(describe_trap(&e)),
-            Err(_) => Outcome::Failed(format!(
+            Err(_) => Outcome::TimedOut(format!(
                 "timed out after {:?} (raise `timeout`)",
                 limits.timeout
             )),
         };
+    // A host call cut short by the deadline makes the guest fail just after
+    // it: that is the deadline's doing too.
+    let outcome = match outcome {
+        Outcome::Failed(msg) if started.elapsed() >= limits.timeout => Outcome::TimedOut(format!(
+            "timed out after {:?} (raise `timeout`): {msg}",
+            limits.timeout
+        )),
+        other => other,
+    };
     let (stdout, stderr) = store.data().captured_output();
     let mut output: Vec<String> = stdout.lines().map(|l| format!("stdout {l}")).collect();
     output.extend(stderr.lines().map(|l| format!("stderr {l}")));
@@ -74,8 +84,9 @@ pub async fn run(
     // The guest chose these words; they must not move the cursor or forge lines.
     let outcome = match outcome {
         Outcome::Failed(msg) => Outcome::Failed(clean_multiline(&msg)),
+        Outcome::TimedOut(msg) => Outcome::TimedOut(clean_multiline(&msg)),
         Outcome::Skipped(msg) => Outcome::Skipped(clean_multiline(&msg)),
-        passed => passed,
+        other => other,
     };
     StepRun {
         outcome,

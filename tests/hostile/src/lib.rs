@@ -248,7 +248,7 @@ simple_stage!(
 
 /// Text that, printed raw, would erase the current terminal line and draw a
 /// fake "passed" line for a step that did not pass.
-const FORGED: &str = "\r\x1b[2K\x1b[32m   ✓ passed  forged@worker1 (1 ms)\x1b[0m";
+const FORGED: &str = "\r\x1b[2K\x1b[32m   ✓ passed      forged@worker1 (1 ms)\x1b[0m";
 
 /// Arguments of [`Forge`].
 #[data]
@@ -265,12 +265,12 @@ simple_stage!(
     |args| {
         log::info(format!("innocent{FORGED}"));
         log::warn(format!(
-            "two\nlines{FORGED}\n   ✓ passed  forged@worker1 (2 ms)"
+            "two\nlines{FORGED}\n   ✓ passed      forged@worker1 (2 ms)"
         ));
         log::info("bell\x07 backspace\x08 nul\0 csi\u{9b}2J osc\x1b]0;title\x07 del\x7f");
         println!("stdout{FORGED}");
         eprintln!("stderr{FORGED}");
-        let text = format!("forged end{FORGED}\n   ✓ passed  forged@worker1 (3 ms)");
+        let text = format!("forged end{FORGED}\n   ✓ passed      forged@worker1 (3 ms)");
         match args.end.as_deref().unwrap_or("pass") {
             "fail" => bail!(text),
             "skip" => Ok(Outcome::skip(text)),

@@ -5,7 +5,7 @@
 
 mod allow;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::redirect;
@@ -13,6 +13,7 @@ use reqwest::Url;
 
 use super::StepCtx;
 use crate::bindings::http::{Host, HttpError, Request, Response};
+use crate::results::HttpCalls;
 pub use allow::AllowList;
 use allow::{AddressDenied, CheckedResolver};
 
@@ -75,16 +76,49 @@ pub struct HttpCtx {
     http: HttpClient,
     max_response_bytes: usize,
     deadline: Instant,
+    meter: HttpMeter,
+}
+
+/// Counts a step's HTTP calls and their latencies, over all its tries.
+#[derive(Debug, Clone, Default)]
+pub struct HttpMeter(Arc<Mutex<HttpCalls>>);
+
+impl HttpMeter {
+    /// What was counted so far.
+    pub fn calls(&self) -> HttpCalls {
+        self.0.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn record(&self, latency: Duration, answered: bool) {
+        if let Ok(mut calls) = self.0.lock() {
+            calls.record(latency, answered);
+        }
+    }
 }
 
 impl HttpCtx {
-    /// Requests through `http`, answers up to `max_response_bytes`, all before `deadline`.
-    pub fn new(http: HttpClient, max_response_bytes: usize, deadline: Instant) -> Self {
+    /// Requests through `http`, answers up to `max_response_bytes`, all
+    /// before `deadline`, each counted by `meter`.
+    pub fn new(
+        http: HttpClient,
+        max_response_bytes: usize,
+        deadline: Instant,
+        meter: HttpMeter,
+    ) -> Self {
         HttpCtx {
             http,
             max_response_bytes,
             deadline,
+            meter,
         }
+    }
+
+    /// Send `req`, counting it with its latency (to the whole body read).
+    async fn send_counted(&self, req: Request) -> Result<Response, HttpError> {
+        let started = Instant::now();
+        let answer = self.send(req).await;
+        self.meter.record(started.elapsed(), answer.is_ok());
+        answer
     }
 
     async fn send(&self, req: Request) -> Result<Response, HttpError> {
@@ -163,6 +197,6 @@ fn classify(url: &Url, e: reqwest::Error) -> HttpError {
 
 impl Host for StepCtx {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
-        self.http.send(request).await
+        self.http.send_counted(request).await
     }
 }

@@ -1,23 +1,32 @@
 //! The round loop: from the resume point, each round's steps in order. A
 //! step is skipped (`skip_if`) or tried (`retry`), its result recorded and
-//! the state saved; a failed step ends the run, and the next run resumes at
-//! it. How one try runs is the caller's ([`Attempts`]), so this loop is
-//! tested without processes or components.
+//! the state saved; a failed (or timed-out) step ends the run, the steps it
+//! leaves are recorded as not run, and the next run resumes at it. Ctrl-C
+//! ends the running step as interrupted. How one try runs is the caller's
+//! ([`Attempts`]), so this loop is tested without processes or components.
 
-use std::time::{Duration, Instant};
+use std::cell::Cell;
+use std::time::Duration;
 
+// tokio's clock, so tests with paused time see the durations they waited.
+use tokio::time::Instant;
+
+use crate::capabilities::http::HttpMeter;
 use crate::capabilities::log::{LogCtx, RunLog};
 use crate::events::{Event, Events};
 use crate::plan::StepPlan;
 use crate::results::{Outcome, RunFailure, RunResult, StepResult};
 use crate::state::State;
 
+use super::interrupt::Interrupt;
 use super::store::StateStore;
 
 /// Running one try of a step, and watching what steps depend on.
 pub trait Attempts {
-    /// One try of `step` in `round`; its log goes to `log`.
-    async fn attempt(&self, step: &StepPlan, round: u32, log: &LogCtx) -> Outcome;
+    /// One try of `step` in `round`; its log goes to `log`, its HTTP calls
+    /// are counted by `http`.
+    async fn attempt(&self, step: &StepPlan, round: u32, log: &LogCtx, http: &HttpMeter)
+        -> Outcome;
 
     /// Fails when a worker has died; asked before every step.
     fn check_workers(&mut self) -> Result<(), String>;
@@ -37,12 +46,15 @@ pub struct RoundLoop<'a> {
     pub events: &'a Events,
     /// Log kept by the run's steps so far (bounded per run).
     pub run_log: &'a RunLog,
+    /// Set by Ctrl-C or SIGTERM.
+    pub interrupt: &'a Interrupt,
 }
 
 impl RoundLoop<'_> {
     /// Run every round from the resume point, adding each step's result to
     /// `result`. Returns early when a step fails (its result says so) or with
-    /// the run-level failure that stopped it.
+    /// the run-level failure that stopped it; either way the steps left are
+    /// added as not run.
     pub async fn run(
         &self,
         attempts: &mut impl Attempts,
@@ -55,21 +67,36 @@ impl RoundLoop<'_> {
             if round > self.max_rounds {
                 return Ok(());
             }
-            for step in &self.steps[resume_index(self.steps, last.as_deref())..] {
-                attempts.check_workers().map_err(RunFailure::WorkerDied)?;
+            let from = resume_index(self.steps, last.as_deref());
+            for (i, step) in self.steps.iter().enumerate().skip(from) {
+                if self.interrupt.is_set() {
+                    self.not_run(result, round, i, "the run was interrupted before it");
+                    return Err(RunFailure::Interrupted);
+                }
+                if let Err(death) = attempts.check_workers() {
+                    self.not_run(result, round, i, "a worker died before it");
+                    return Err(RunFailure::WorkerDied(death));
+                }
                 let r = self.step(&*attempts, step, round).await;
-                let failed = matches!(r.outcome, Outcome::Failed(_));
+                let (failed, interrupted) =
+                    (r.outcome.is_failure(), r.outcome == Outcome::Interrupted);
                 result.steps.push(r);
                 // Saved either way: what the step wrote to the store is kept;
-                // only a step that did not fail moves the resume point.
+                // only a step that did its work moves the resume point.
                 self.store
                     .update(|s| {
-                        if !failed {
+                        if !failed && !interrupted {
                             s.last_completed_step = Some(step.name.clone());
                         }
                     })
                     .map_err(machine)?;
+                if interrupted {
+                    self.not_run(result, round, i + 1, "the run was interrupted");
+                    return Err(RunFailure::Interrupted);
+                }
                 if failed {
+                    let why = format!("round {round}, step `{}` did not pass", step.name);
+                    self.not_run(result, round, i + 1, &why);
                     return Ok(());
                 }
             }
@@ -81,10 +108,36 @@ impl RoundLoop<'_> {
         }
     }
 
+    /// Record every step from `steps[index]` in `round` to the last round's
+    /// last as not run, because of `why`. They are in the reports, not in the
+    /// event stream: nothing happened to them.
+    fn not_run(&self, result: &mut RunResult, round: u32, index: usize, why: &str) {
+        let rest = self.steps.iter().skip(index).map(|s| (round, s));
+        let later =
+            (round + 1..=self.max_rounds).flat_map(|r| self.steps.iter().map(move |s| (r, s)));
+        for (round, step) in rest.chain(later) {
+            result.steps.push(StepResult {
+                round,
+                step: step.name.clone(),
+                worker: self.worker_name(step).to_string(),
+                stage: step.stage.clone(),
+                outcome: Outcome::NotRun(why.to_string()),
+                attempts: 0,
+                duration: Duration::ZERO,
+                log: Vec::new(),
+                http: Default::default(),
+            });
+        }
+    }
+
+    fn worker_name(&self, step: &StepPlan) -> &str {
+        self.workers.get(step.worker).map_or("?", String::as_str)
+    }
+
     /// Run one step in `round` (0: the post-load hook): skip it, or try it
     /// as often as its `retry` says. Emits its start and its result.
     pub async fn step(&self, attempts: &impl Attempts, step: &StepPlan, round: u32) -> StepResult {
-        let worker = self.workers.get(step.worker).map_or("?", String::as_str);
+        let worker = self.worker_name(step);
         self.events.emit(Event::StepStarted {
             round,
             max_rounds: self.max_rounds,
@@ -99,12 +152,19 @@ impl RoundLoop<'_> {
         });
         let log = LogCtx::new(self.events.clone(), self.run_log, round, &step.name, worker);
         let started = Instant::now();
+        let tried = Cell::new(0);
+        let http = HttpMeter::default();
         let (outcome, tries) = match skip {
             Some(reason) => (Outcome::Skipped(reason), 0),
-            None => self.tries(attempts, step, round, worker, &log).await,
+            None => tokio::select! {
+                biased;
+                done = self.tries(attempts, step, round, worker, (&log, &http), &tried) => done,
+                _ = self.interrupt.wait() => (Outcome::Interrupted, tried.get()),
+            },
         };
         let outcome = match outcome {
             Outcome::Failed(msg) => Outcome::Failed(locate(step, worker, round, &msg)),
+            Outcome::TimedOut(msg) => Outcome::TimedOut(locate(step, worker, round, &msg)),
             other => other,
         };
         let r = StepResult {
@@ -120,27 +180,31 @@ impl RoundLoop<'_> {
                 started.elapsed()
             },
             log: log.lines(),
+            http: http.calls(),
         };
         self.events.emit(Event::StepFinished(r.clone()));
         r
     }
 
     /// Try until the step succeeds or its tries are used up; the last
-    /// outcome and how many tries it took.
+    /// outcome and how many tries it took (also kept in `tried`, for when
+    /// the tries are cut short).
     async fn tries(
         &self,
         attempts: &impl Attempts,
         step: &StepPlan,
         round: u32,
         worker: &str,
-        log: &LogCtx,
+        (log, http): (&LogCtx, &HttpMeter),
+        tried: &Cell<u32>,
     ) -> (Outcome, u32) {
         let retry = &step.retry;
         let mut attempt = 1;
         loop {
-            let outcome = attempts.attempt(step, round, log).await;
+            tried.set(attempt);
+            let outcome = attempts.attempt(step, round, log, http).await;
             let why = match &outcome {
-                Outcome::Failed(why) => why.clone(),
+                Outcome::Failed(why) | Outcome::TimedOut(why) => why.clone(),
                 Outcome::Skipped(why) if retry.until_success => why.clone(),
                 _ => return (outcome, attempt),
             };

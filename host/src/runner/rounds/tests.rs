@@ -3,6 +3,7 @@
 use super::*;
 use crate::events::Recorder;
 use crate::plan::{DbAccess, Limits, ModuleSource, Origin, Retry, RoundRef, SkipIf};
+use crate::runner::interrupt::Interrupt;
 use serde_json::json;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -32,6 +33,8 @@ struct Script {
     outcomes: HashMap<String, Vec<Outcome>>,
     tried: RefCell<Vec<(u32, String)>>,
     dead_after: Option<usize>,
+    /// This step never returns (until the run is interrupted).
+    hangs: Option<String>,
 }
 
 impl Script {
@@ -45,7 +48,13 @@ impl Script {
 }
 
 impl Attempts for Script {
-    async fn attempt(&self, step: &StepPlan, round: u32, log: &LogCtx) -> Outcome {
+    async fn attempt(
+        &self,
+        step: &StepPlan,
+        round: u32,
+        log: &LogCtx,
+        _http: &HttpMeter,
+    ) -> Outcome {
         let n = self
             .tried
             .borrow()
@@ -54,6 +63,9 @@ impl Attempts for Script {
             .count();
         self.tried.borrow_mut().push((round, step.name.clone()));
         log.line("info", &format!("try {}", n + 1));
+        if self.hangs.as_deref() == Some(step.name.as_str()) {
+            std::future::pending::<()>().await;
+        }
         match self.outcomes.get(&step.name) {
             Some(list) => list[n.min(list.len() - 1)].clone(),
             None => Outcome::Passed(json!(null)),
@@ -76,9 +88,14 @@ struct Fixture {
     recorder: Recorder,
     workers: Vec<String>,
     run_log: crate::capabilities::log::RunLog,
+    interrupt: Interrupt,
 }
 
 fn fixture(state: State) -> Fixture {
+    fixture_with(state, Interrupt::never())
+}
+
+fn fixture_with(state: State, interrupt: Interrupt) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = State::path_in(dir.path());
     let recorder = Recorder::default();
@@ -89,6 +106,7 @@ fn fixture(state: State) -> Fixture {
         recorder,
         workers: vec!["w".into()],
         run_log: Default::default(),
+        interrupt,
         _dir: dir,
     }
 }
@@ -102,6 +120,7 @@ impl Fixture {
             store: &self.store,
             events: &self.events,
             run_log: &self.run_log,
+            interrupt: &self.interrupt,
         }
     }
     fn saved(&self) -> State {
@@ -195,7 +214,128 @@ async fn a_failed_step_stops_the_run_and_stays_the_resume_point() {
         result.steps[1].outcome,
         Outcome::Failed("round 1, step `b` (stage `b`, worker `w`): boom".into())
     );
+    assert_eq!(
+        result.steps[2].outcome,
+        Outcome::NotRun("round 1, step `b` did not pass".into())
+    );
     assert_eq!(f.saved().last_completed_step.as_deref(), Some("a"));
+}
+
+/// (round, step, status) of each result.
+fn statuses(result: &RunResult) -> Vec<(u32, String, &'static str)> {
+    result
+        .steps
+        .iter()
+        .map(|r| (r.round, r.step.clone(), r.outcome.status()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_steps_a_failure_leaves_are_not_run_in_this_and_later_rounds() {
+    let f = fixture(fresh());
+    let steps = [step("a"), step("b")];
+    let mut script =
+        Script::default().with("b", vec![Outcome::TimedOut("timed out after 1s".into())]);
+    let (result, end) = run(&f, &steps, 3, &mut script).await;
+    assert_eq!(end, Ok(()));
+    let want: Vec<(u32, String, &str)> = [
+        (1, "a", "passed"),
+        (1, "b", "timed out"),
+        (2, "a", "not run"),
+        (2, "b", "not run"),
+        (3, "a", "not run"),
+        (3, "b", "not run"),
+    ]
+    .map(|(r, s, o)| (r, s.to_string(), o))
+    .into();
+    assert_eq!(statuses(&result), want);
+    assert!(!result.passed(), "a timed-out step fails the run");
+    assert_eq!(
+        result.steps[1].outcome,
+        Outcome::TimedOut("round 1, step `b` (stage `b`, worker `w`): timed out after 1s".into())
+    );
+    assert_eq!(
+        result.steps[2].outcome,
+        Outcome::NotRun("round 1, step `b` did not pass".into())
+    );
+    assert_eq!(
+        (f.saved().current_round, f.saved().last_completed_step),
+        (1, Some("a".to_string())),
+        "a timed-out step is the resume point"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timed_out_try_is_retried_like_a_failed_one() {
+    let f = fixture(fresh());
+    let mut s = step("slow");
+    s.retry.attempts = 2;
+    let steps = [s];
+    let mut script = Script::default().with(
+        "slow",
+        vec![
+            Outcome::TimedOut("timed out".into()),
+            Outcome::Passed(json!(2)),
+        ],
+    );
+    let (result, _) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(result.steps[0].outcome, Outcome::Passed(json!(2)));
+    assert_eq!(result.steps[0].attempts, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_ends_the_running_step_as_interrupted_and_the_rest_as_not_run() {
+    let (interrupt_now, interrupt) = Interrupt::manual();
+    let f = fixture_with(fresh(), interrupt);
+    let steps = [step("a"), step("b"), step("c")];
+    let mut script = Script {
+        hangs: Some("b".into()),
+        ..Default::default()
+    };
+    let ((result, end), ()) = tokio::join!(run(&f, &steps, 2, &mut script), async {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        interrupt_now();
+    });
+    assert_eq!(end, Err(RunFailure::Interrupted));
+    let want: Vec<(u32, String, &str)> = [
+        (1, "a", "passed"),
+        (1, "b", "interrupted"),
+        (1, "c", "not run"),
+        (2, "a", "not run"),
+        (2, "b", "not run"),
+        (2, "c", "not run"),
+    ]
+    .map(|(r, s, o)| (r, s.to_string(), o))
+    .into();
+    assert_eq!(statuses(&result), want);
+    let b = &result.steps[1];
+    assert_eq!((b.attempts, b.duration), (1, Duration::from_secs(5)));
+    assert_eq!(b.log, [" info try 1"], "its log so far is kept");
+    assert_eq!(f.saved().last_completed_step.as_deref(), Some("a"));
+    // The interrupted step ends in the event stream like any other.
+    let finished = f
+        .recorder
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::StepFinished(r) if r.outcome == Outcome::Interrupted))
+        .count();
+    assert_eq!(finished, 1);
+}
+
+#[tokio::test]
+async fn an_interrupt_between_steps_runs_nothing_more() {
+    let (interrupt_now, interrupt) = Interrupt::manual();
+    interrupt_now();
+    let f = fixture_with(fresh(), interrupt);
+    let steps = [step("a")];
+    let mut script = Script::default();
+    let (result, end) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(end, Err(RunFailure::Interrupted));
+    assert!(script.tried().is_empty());
+    assert_eq!(
+        result.steps[0].outcome,
+        Outcome::NotRun("the run was interrupted before it".into())
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -333,7 +473,11 @@ async fn a_dead_worker_stops_the_run_before_the_next_step() {
     };
     let (result, end) = run(&f, &steps, 1, &mut script).await;
     assert_eq!(end, Err(RunFailure::WorkerDied("worker `w` exited".into())));
-    assert_eq!(result.steps.len(), 1);
+    assert_eq!(result.steps.len(), 2);
+    assert_eq!(
+        result.steps[1].outcome,
+        Outcome::NotRun("a worker died before it".into())
+    );
     assert_eq!(f.saved().last_completed_step.as_deref(), Some("a"));
 }
 
