@@ -199,3 +199,42 @@ fn on_a_terminal_a_spinner_shows_the_running_step_and_marks_are_coloured() {
         "no colours with NO_COLOR: {out:?}"
     );
 }
+
+#[test]
+fn the_summary_and_report_have_per_step_durations_and_http_calls() {
+    let p = Project::new();
+    let [port, _] = p.with_orca_workers("");
+    p.config(&format!(
+        "max_rounds: 3\nsteps:\n  - name: probe\n    worker: worker1\n    module: {{guests}}\n    stage: http-probe\n    args: {{ url: \"http://127.0.0.1:{port}/healthz\" }}\n"
+    ));
+    let run = p.run(&[]);
+    run.expect_code(0)
+        .expect_line(&[
+            "step", "worker", "rounds", "p50", "p95", "http", "http p50", "http p95",
+        ])
+        .expect_line(&["probe", "worker1", "✓✓✓", " 3 "]);
+    let report = p.report();
+    for round in 0..3 {
+        let http = &report["steps"][round]["http"];
+        assert_eq!(http["calls"], json!(1), "{http}");
+        assert_eq!(http["failed"], json!(0), "{http}");
+        assert!(http["latencies_ms"][0].as_f64().unwrap() > 0.0, "{http}");
+    }
+    let m = &report["metrics"]["steps"][0];
+    assert_eq!(
+        (
+            m["step"].clone(),
+            m["rounds"].clone(),
+            m["http_calls"].clone()
+        ),
+        (json!("probe"), json!(3), json!(3))
+    );
+    assert!(
+        m["p50_ms"].as_f64().unwrap() > 0.0 && m["p95_ms"].as_f64() >= m["p50_ms"].as_f64(),
+        "{m}"
+    );
+    assert!(
+        m["http_p95_ms"].as_f64() >= m["http_p50_ms"].as_f64(),
+        "{m}"
+    );
+}
