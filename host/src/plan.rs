@@ -51,6 +51,8 @@ pub struct WorkerPlan {
     pub name: String,
     /// Port it listens on (`port`, else `base_port + index`).
     pub port: u16,
+    /// Where [`WorkerPlan::port`] came from, for messages that say what to change.
+    pub port_from: PortFrom,
     /// Base URL steps use.
     pub url: String,
     /// How to start it, or `None` when it already runs elsewhere (`url` given).
@@ -66,6 +68,34 @@ pub struct WorkerPlan {
     pub fields: serde_json::Map<String, serde_json::Value>,
     /// `DATABASE_PATH` handed to the server.
     pub database_path: PathBuf,
+}
+
+/// Where a worker's port came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortFrom {
+    /// `base_port` in config.yaml plus the worker's index in workers.json.
+    BasePort {
+        /// `base_port`.
+        base_port: u16,
+        /// The worker's place in workers.json, from 0.
+        index: usize,
+    },
+    /// Its own `port` in workers.json.
+    Own,
+    /// The port of its `url` (a worker promwasm does not start).
+    Url,
+}
+
+impl std::fmt::Display for PortFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortFrom::BasePort { base_port, index } => {
+                write!(f, "base_port {base_port} + index {index}")
+            }
+            PortFrom::Own => f.write_str("its `port` in workers.json"),
+            PortFrom::Url => f.write_str("its `url` in workers.json"),
+        }
+    }
 }
 
 /// A worker process to start.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use promwasm_e2e::{free_port, outcomes, port_open, Project};
+use promwasm_e2e::{free_port, free_ports, outcomes, port_open, Project};
 use serde_json::json;
 
 /// The pid promwasm printed for `worker` (`started worker NAME on port P (pid N)`).
@@ -128,4 +128,66 @@ fn sigterm_stops_workers_saves_state_and_resume_works() {
         vec![(1, "long".to_string(), "passed".to_string())]
     );
     assert_eq!(p.state()["global"]["runs"]["count-runs"], json!(1));
+}
+
+#[test]
+fn a_port_already_in_use_fails_the_run_before_any_worker_starts() {
+    let p = Project::new();
+    let base = free_ports(2);
+    let own = free_port();
+    // Another program listens on `second`'s base_port + 1 and on `third`'s own port.
+    let _held = [
+        std::net::TcpListener::bind(("127.0.0.1", base + 1)).unwrap(),
+        std::net::TcpListener::bind(("127.0.0.1", own)).unwrap(),
+    ];
+    let marker = p.root().join("spawned");
+    let command = json!([
+        "sh",
+        "-c",
+        format!("touch '{}'; sleep 30", marker.display())
+    ]);
+    p.workers(json!({
+        "first": { "command": command },
+        "second": { "command": command },
+        "third": { "command": command, "port": own },
+    }));
+    p.config(&format!(
+        "base_port: {base}\nmax_rounds: 1\nsteps:\n  - name: s\n    worker: first\n    module: {{guests}}\n    stage: echo\n"
+    ));
+    let run = p.run(&[]);
+    run.expect_code(3)
+        .expect_line(&[
+            &format!("port {} of worker `second`", base + 1),
+            &format!("(base_port {base} + index 1)"),
+            "already in use",
+            "change `base_port` in config.yaml",
+            &format!("ss -ltnp 'sport = :{}'", base + 1),
+        ])
+        .expect_line(&[
+            &format!("port {own} of worker `third`"),
+            "(its `port` in workers.json)",
+            "change the `port` of `third` in workers.json",
+        ])
+        .expect_output("no worker was started")
+        .expect_no_output("worker `first`")
+        .expect_no_output("started worker");
+    assert!(!marker.exists(), "no worker process ran");
+    for w in ["first", "second", "third"] {
+        let logs = files_under(&p.data(), &format!("/{w}.log"));
+        assert!(logs.is_empty(), "{w}'s log was created: {logs:?}");
+    }
+}
+
+/// Every file under `dir` (recursively) whose name ends with `suffix`.
+fn files_under(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path, suffix));
+        } else if path.to_string_lossy().ends_with(suffix) {
+            found.push(path);
+        }
+    }
+    found
 }

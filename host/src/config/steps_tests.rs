@@ -13,6 +13,7 @@ fn worker(name: &str) -> Arc<WorkerPlan> {
     Arc::new(WorkerPlan {
         name: name.into(),
         port: 5000,
+        port_from: crate::plan::PortFrom::Own,
         url: "http://localhost:5000".into(),
         launch: None,
         ready: Readiness::Tcp {

@@ -14,7 +14,7 @@ use super::diag::{Diagnostic, Diagnostics};
 use super::env::Env;
 use super::tree::{self, Kind, Node};
 use super::units;
-use crate::plan::{Launch, Readiness, WorkerPlan};
+use crate::plan::{Launch, PortFrom, Readiness, WorkerPlan};
 use crate::signing::Keypair;
 
 /// What a worker gets when workers.json leaves a field out.
@@ -116,22 +116,31 @@ fn worker(
         Some(Ok(url)) => Some(url),
         None => None,
     };
-    let port = match c.opt_uint(node, "port", &what, u16::MAX as u64) {
-        Some(p) => p as u16,
+    let (port, port_from) = match c.opt_uint(node, "port", &what, u16::MAX as u64) {
+        Some(p) => (p as u16, PortFrom::Own),
         // A remote worker's port is its URL's, not base_port + i.
-        None if parsed_url.is_some() => parsed_url
-            .as_ref()
-            .and_then(reqwest::Url::port_or_known_default)
-            .unwrap_or(0),
+        None if parsed_url.is_some() => (
+            parsed_url
+                .as_ref()
+                .and_then(reqwest::Url::port_or_known_default)
+                .unwrap_or(0),
+            PortFrom::Url,
+        ),
         None => match u16::try_from(d.base_port as usize + index) {
-            Ok(p) => p,
+            Ok(p) => (
+                p,
+                PortFrom::BasePort {
+                    base_port: d.base_port,
+                    index,
+                },
+            ),
             Err(_) => {
                 c.error(
                     node.pos,
                     format!("{what}: base_port + {index} is past 65535"),
                     None,
                 );
-                0
+                (0, PortFrom::Own)
             }
         },
     };
@@ -174,6 +183,7 @@ fn worker(
     Some(WorkerPlan {
         name: name.to_string(),
         port,
+        port_from,
         url,
         launch,
         ready,

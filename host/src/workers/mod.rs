@@ -1,8 +1,10 @@
-//! Worker server processes: started in parallel under the
-//! [`supervisor`](crate::supervisor), each with its env; ready when its port
-//! (or HTTP path) answers; output (secrets masked) handed to the caller's sink
+//! Worker server processes: their ports checked free first, then started in
+//! parallel under the [`supervisor`](crate::supervisor), each with its env;
+//! ready when its port (or HTTP path) answers; output (secrets masked) handed to the caller's sink
 //! and kept in a per-worker log file; stopped with SIGTERM
 //! to the group, a grace period, then SIGKILL.
+
+mod ports;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +14,8 @@ use std::time::{Duration, Instant};
 use crate::mask::Masker;
 use crate::plan::{Launch, Readiness, WorkerPlan};
 use crate::supervisor::{OutputSink, Process, ProcessBuilder, SpawnError, Stream};
+
+pub use ports::TakenPort;
 
 /// Why workers could not be started or kept running.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +50,13 @@ pub enum WorkerError {
         /// Its last stderr lines.
         tail: String,
     },
+    /// Another process already listens on the port of a worker promwasm was to
+    /// start; no worker was started.
+    #[error("{}", taken_text(taken))]
+    PortsTaken {
+        /// Every such worker, in workers.json order.
+        taken: Vec<TakenPort>,
+    },
     /// It never became ready.
     #[error("worker `{name}` was not ready after {timeout:?} ({probe}); {detail}")]
     NotReady {
@@ -59,6 +70,18 @@ pub enum WorkerError {
         /// that it must already be running.
         detail: String,
     },
+}
+
+fn taken_text(taken: &[TakenPort]) -> String {
+    let lines: Vec<String> = taken.iter().map(TakenPort::to_string).collect();
+    match lines.as_slice() {
+        [one] => format!("{one}; no worker was started"),
+        _ => format!(
+            "{} workers' ports are already in use; no worker was started:\n  {}",
+            lines.len(),
+            lines.join("\n  ")
+        ),
+    }
 }
 
 /// The started workers. Stop them with [`WorkerSet::stop`]; dropping the set
@@ -81,6 +104,10 @@ pub async fn start(
     masker: Arc<Masker>,
     started: &(dyn Fn(&WorkerPlan, u32) + Sync),
 ) -> Result<WorkerSet, WorkerError> {
+    let taken = ports::taken(workers);
+    if !taken.is_empty() {
+        return Err(WorkerError::PortsTaken { taken });
+    }
     let sink = output;
     let mut set = WorkerSet {
         running: Vec::new(),
