@@ -191,3 +191,48 @@ fn files_under(dir: &std::path::Path, suffix: &str) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+#[test]
+fn forty_workers_all_start_and_the_run_passes() {
+    let p = Project::new();
+    let base = free_ports(40);
+    // A small server: listens on $PORT, says so, answers every connection.
+    let server = "import os, socket\n\
+        s = socket.socket()\n\
+        s.bind(('127.0.0.1', int(os.environ['PORT'])))\n\
+        s.listen(8)\n\
+        print(os.environ['WORKER_NAME'], 'listening', flush=True)\n\
+        while True:\n    s.accept()[0].close()\n";
+    p.write("server.py", server);
+    let script = p.tests().join("server.py");
+    // No `port`: worker i listens on base_port + i.
+    let workers: serde_json::Map<String, serde_json::Value> = (0..40)
+        .map(|i| {
+            (
+                format!("w{i}"),
+                json!({ "command": ["python3", "-S", script] }),
+            )
+        })
+        .collect();
+    p.workers(serde_json::Value::Object(workers));
+    p.config(&format!(
+        "base_port: {base}\nmax_rounds: 1\nsteps:\n  - name: last\n    worker: w39\n    module: {{guests}}\n    stage: http-fetch\n    args: {{ url: \"http://127.0.0.1:{}/\" }}\n",
+        base + 39
+    ));
+    let run = p.run(&[]);
+    run.expect_code(0);
+    for i in 0..40u16 {
+        let w = format!("w{i}");
+        run.expect_output(&format!("started worker {w} on port {} ", base + i))
+            .expect_output(&format!("[{w}] {w} listening"))
+            .expect_output(&format!("stopped worker {w}\n"));
+    }
+    assert_eq!(
+        outcomes(&p.report()),
+        vec![(1, "last".to_string(), "passed".to_string())]
+    );
+    assert!(
+        (0..40).all(|i| !port_open(base + i)),
+        "all were stopped with the run"
+    );
+}

@@ -5,9 +5,11 @@
 //! to the group, a grace period, then SIGKILL.
 
 mod ports;
+mod probe;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,7 @@ use crate::plan::{Launch, Readiness, WorkerPlan};
 use crate::supervisor::{OutputSink, Process, ProcessBuilder, SpawnError, Stream};
 
 pub use ports::TakenPort;
+use probe::Probe;
 
 /// Why workers could not be started or kept running.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,9 @@ pub enum WorkerError {
         /// Every such worker, in workers.json order.
         taken: Vec<TakenPort>,
     },
+    /// The HTTP client for readiness probes could not be set up.
+    #[error("cannot set up HTTP for readiness probes: {0}")]
+    HttpClient(String),
     /// It never became ready.
     #[error("worker `{name}` was not ready after {timeout:?} ({probe}); {detail}")]
     NotReady {
@@ -108,27 +114,46 @@ pub async fn start(
     if !taken.is_empty() {
         return Err(WorkerError::PortsTaken { taken });
     }
-    let sink = output;
+    let probes: Vec<Arc<Probe>> = workers.iter().map(|w| Arc::new(Probe::of(w))).collect();
+    // One client for every HTTP probe: building one is not free (TLS roots).
+    let client = if probes.iter().any(|p| p.is_http()) {
+        Some(
+            reqwest::Client::builder()
+                .connect_timeout(probe::CONNECT_TIMEOUT)
+                .build()
+                .map_err(|e| WorkerError::HttpClient(crate::error_chain::error_chain(&e)))?,
+        )
+    } else {
+        None
+    };
     let mut set = WorkerSet {
         running: Vec::new(),
     };
     for w in workers {
         if let Some(launch) = &w.launch {
-            let process = spawn(w, launch, base_env, extra_env, log_dir, &sink, &masker)?;
+            let process = spawn(w, launch, base_env, extra_env, log_dir, &output, &masker)?;
             started(w, process.pid().unwrap_or(0));
             set.running.push(process);
         }
     }
-    let ready = futures::future::join_all(workers.iter().map(|w| wait_ready(w)));
-    tokio::pin!(ready);
     // Probe and watch at once: a worker that exits fails the start right away,
     // not when its readiness deadline passes.
-    let failure = loop {
-        tokio::select! {
-            results = &mut ready => break results.into_iter().find_map(Result::err).map(Err),
-            _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                if let Err(e) = set.check_alive() {
-                    break Some(Ok(e));
+    let failure = {
+        let pending = AtomicUsize::new(workers.len());
+        let ready = futures::future::join_all(
+            workers
+                .iter()
+                .zip(&probes)
+                .map(|(w, probe)| wait_ready(w, probe, client.as_ref(), &pending)),
+        );
+        tokio::pin!(ready);
+        loop {
+            tokio::select! {
+                results = &mut ready => break results.into_iter().find_map(Result::err).map(Err),
+                _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                    if let Err(e) = set.check_alive() {
+                        break Some(Ok(e));
+                    }
                 }
             }
         }
@@ -235,41 +260,57 @@ impl NotReady {
     }
 }
 
-async fn wait_ready(w: &WorkerPlan) -> Result<(), NotReady> {
-    let addr = reqwest::Url::parse(&w.url)
-        .ok()
-        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
-        .unwrap_or_else(|| format!("127.0.0.1:{}", w.port));
-    let (timeout, probe) = match &w.ready {
-        Readiness::Tcp { timeout } => (*timeout, format!("TCP connect to {addr}")),
-        Readiness::Http { path, timeout } => {
-            (*timeout, format!("GET {}{path} answering 2xx", w.url))
-        }
+/// Probes of a started worker's port, all workers together, stay under about
+/// this many a second: each waits this long per worker still pending (within
+/// [`PROBE_PAUSE_MIN`]..[`PROBE_PAUSE_MAX`]). A refused connect is cheap but
+/// not free, and hundreds of workers starting at once need the CPU; the last
+/// few, whose wait the whole start waits on, are probed often.
+const PROBE_PAUSE_PER_PENDING: Duration = Duration::from_micros(500);
+/// The shortest pause between two probes of one worker.
+const PROBE_PAUSE_MIN: Duration = Duration::from_millis(10);
+/// The longest pause between two probes of one worker.
+const PROBE_PAUSE_MAX: Duration = Duration::from_millis(200);
+
+async fn wait_ready(
+    w: &WorkerPlan,
+    probe: &Probe,
+    client: Option<&reqwest::Client>,
+    pending: &AtomicUsize,
+) -> Result<(), NotReady> {
+    let ready = probe_until_ready(w, probe, client, pending).await;
+    pending.fetch_sub(1, Ordering::Relaxed);
+    ready
+}
+
+async fn probe_until_ready(
+    w: &WorkerPlan,
+    probe: &Probe,
+    client: Option<&reqwest::Client>,
+    pending: &AtomicUsize,
+) -> Result<(), NotReady> {
+    let timeout = match &w.ready {
+        Readiness::Tcp { timeout } | Readiness::Http { timeout, .. } => *timeout,
     };
-    let client = reqwest::Client::new();
     let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(10);
+    let mut pause = PROBE_PAUSE_MIN;
     while Instant::now() < deadline {
-        let ready = match &w.ready {
-            Readiness::Tcp { .. } => tokio::net::TcpStream::connect(&addr).await.is_ok(),
-            Readiness::Http { path, .. } => client
-                .get(format!("{}{path}", w.url.trim_end_matches('/')))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success()),
-        };
-        if ready {
+        if probe.once(client).await.is_ok() {
             return Ok(());
         }
-        // Back off gently: quick for fast servers, cheap for slow ones.
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(200));
+        pause = if probe.is_http() {
+            // A request the server sees (and may log): back off.
+            (pause * 2).min(PROBE_PAUSE_MAX)
+        } else {
+            let share = PROBE_PAUSE_PER_PENDING
+                .saturating_mul(u32::try_from(pending.load(Ordering::Relaxed)).unwrap_or(u32::MAX));
+            share.clamp(PROBE_PAUSE_MIN, PROBE_PAUSE_MAX)
+        };
     }
     Err(NotReady {
         name: w.name.clone(),
         timeout,
-        probe,
+        probe: probe.describe(),
         remote: w.launch.is_none(),
     })
 }
