@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use promwasm_e2e::{free_port, free_ports, outcomes, port_open, Project};
+use promwasm_e2e::{
+    free_port, free_ports, orca_server_bin, outcomes, port_open, wait_until, Project,
+};
 use serde_json::json;
 
 /// The pid promwasm printed for `worker` (`started worker NAME on port P (pid N)`).
@@ -234,5 +236,51 @@ fn forty_workers_all_start_and_the_run_passes() {
     assert!(
         (0..40).all(|i| !port_open(base + i)),
         "all were stopped with the run"
+    );
+}
+
+#[test]
+fn a_remote_worker_that_stops_answering_fails_the_run_naming_its_address() {
+    let p = Project::new();
+    let port = free_port();
+    // The remote worker: started by the test, not by promwasm.
+    let mut remote = std::process::Command::new(orca_server_bin())
+        .env("PORT", port.to_string())
+        .env("DATABASE_PATH", p.root().join("remote.db"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(20), || port_open(port)));
+    p.workers(json!({
+        "remote": {
+            "url": format!("http://127.0.0.1:{port}"),
+            "ready": { "http": "/healthz", "timeout": "10s" }
+        }
+    }));
+    // A step that would run for a minute if nothing stopped it.
+    p.config("max_rounds: 1\nsteps:\n  - name: long\n    worker: remote\n    module: {guests}\n    stage: spin\n    timeout: 60s\n");
+    let mut live = p.start(&[]);
+    live.wait_for("long (spin on remote)", Duration::from_secs(60));
+    let killed = std::time::Instant::now();
+    remote.kill().unwrap();
+    remote.wait().unwrap();
+    let run = live.finish(Duration::from_secs(60));
+    run.expect_code(1)
+        .expect_output(&format!(
+            "worker `remote` at 127.0.0.1:{port} stopped answering"
+        ))
+        .expect_output(&format!(
+            "GET http://127.0.0.1:{port}/healthz answering 2xx"
+        ))
+        .expect_output("promwasm does not manage it");
+    assert!(
+        killed.elapsed() < Duration::from_secs(30),
+        "noticed within seconds, not at the step's 60 s timeout: {:?}",
+        killed.elapsed()
+    );
+    assert_eq!(
+        outcomes(&p.report()),
+        vec![(1, "long".to_string(), "failed".to_string())]
     );
 }

@@ -1,11 +1,15 @@
 //! Worker server processes: their ports checked free first, then started in
 //! parallel under the [`supervisor`](crate::supervisor), each with its env;
-//! ready when its port (or HTTP path) answers; output (secrets masked) handed to the caller's sink
-//! and kept in a per-worker log file; stopped with SIGTERM
-//! to the group, a grace period, then SIGKILL.
+//! ready when its port (or HTTP path) answers; output (secrets masked) handed
+//! to the caller's sink and kept in a per-worker log file; watched while the
+//! run goes on (local ones for exiting, remote ones by probing), their CPU and
+//! memory sampled; stopped with SIGTERM to the group, a grace period, then
+//! SIGKILL.
 
 mod ports;
 mod probe;
+mod remote;
+mod usage;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,10 +19,13 @@ use std::time::{Duration, Instant};
 
 use crate::mask::Masker;
 use crate::plan::{Launch, Readiness, WorkerPlan};
+use crate::results::WorkerUsage;
 use crate::supervisor::{OutputSink, Process, ProcessBuilder, SpawnError, Stream};
 
 pub use ports::TakenPort;
 use probe::Probe;
+use remote::RemoteWatch;
+use usage::Sampler;
 
 /// Why workers could not be started or kept running.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +67,25 @@ pub enum WorkerError {
         /// Every such worker, in workers.json order.
         taken: Vec<TakenPort>,
     },
+    /// A worker promwasm did not start (`url` in workers.json) stopped
+    /// answering its probes while the run went on.
+    #[error(
+        "worker `{name}` at {addr} stopped answering: {failures} probes in a row failed \
+         ({probe}; last: {last}); promwasm does not manage it (it has a `url` in \
+         workers.json), so check the server that runs it"
+    )]
+    StoppedAnswering {
+        /// Worker name.
+        name: String,
+        /// `host:port` it was reached at.
+        addr: String,
+        /// What was probed.
+        probe: String,
+        /// Probes failed in a row.
+        failures: u32,
+        /// The last probe's error.
+        last: String,
+    },
     /// The HTTP client for readiness probes could not be set up.
     #[error("cannot set up HTTP for readiness probes: {0}")]
     HttpClient(String),
@@ -91,9 +117,14 @@ fn taken_text(taken: &[TakenPort]) -> String {
 }
 
 /// The started workers. Stop them with [`WorkerSet::stop`]; dropping the set
-/// kills what is left so nothing is orphaned even on a panic.
+/// kills what is left so nothing is orphaned even on a panic, and stops the
+/// background probes and sampling.
 pub struct WorkerSet {
     running: Vec<Process>,
+    /// Probes of the workers promwasm did not start; empty until all are ready.
+    remote: RemoteWatch,
+    /// CPU and memory of the started ones.
+    usage: Option<Sampler>,
 }
 
 /// Start every worker that has a launch command, in parallel, and wait until all are ready.
@@ -128,6 +159,8 @@ pub async fn start(
     };
     let mut set = WorkerSet {
         running: Vec::new(),
+        remote: RemoteWatch::default(),
+        usage: None,
     };
     for w in workers {
         if let Some(launch) = &w.launch {
@@ -159,6 +192,18 @@ pub async fn start(
         }
     };
     let Some(failure) = failure else {
+        let remote = workers
+            .iter()
+            .zip(probes)
+            .filter(|(w, _)| w.launch.is_none())
+            .map(|(w, probe)| (w.name.clone(), probe))
+            .collect();
+        set.remote = RemoteWatch::start(remote, client);
+        // Only now: until every worker is ready, the sampler would compete with
+        // them for the CPU, and a set that failed to start reports no usage.
+        set.usage = Some(Sampler::start(
+            set.running.iter().map(|p| (p.name().to_owned(), p.pid())),
+        ));
         return Ok(set);
     };
     for p in &mut set.running {
@@ -316,7 +361,9 @@ async fn probe_until_ready(
 }
 
 impl WorkerSet {
-    /// Fail if any started worker has exited.
+    /// Fail if any started worker has exited, or a worker promwasm did not
+    /// start has missed [`remote::FAILURES`] probes in a row (probed every
+    /// [`remote::PROBE_EVERY`] in the background; this only reads the result).
     pub fn check_alive(&mut self) -> Result<(), WorkerError> {
         for p in &mut self.running {
             if let Some(status) = p.try_exit_status() {
@@ -327,13 +374,23 @@ impl WorkerSet {
                 });
             }
         }
-        Ok(())
+        self.remote.check()
+    }
+
+    /// CPU time and peak memory of each worker promwasm started, in start
+    /// order: sampled now, merged with the background samples (every
+    /// [`usage::SAMPLE_EVERY`]), so a worker that has exited keeps its last
+    /// figures. Reads `/proc` (a few milliseconds); workers promwasm did not
+    /// start are not listed.
+    pub fn usage(&self) -> Vec<WorkerUsage> {
+        self.usage.as_ref().map(Sampler::usage).unwrap_or_default()
     }
 
     /// SIGTERM every worker's process group, wait up to [`crate::supervisor::GRACE`],
     /// then SIGKILL. The names of the workers stopped.
     pub async fn stop(self) -> Vec<String> {
-        let stops = self.running.into_iter().map(|p| async move {
+        let WorkerSet { running, .. } = self;
+        let stops = running.into_iter().map(|p| async move {
             let name = p.name().to_owned();
             p.stop().await;
             name

@@ -1,5 +1,6 @@
 //! How a worker is asked whether it answers: a TCP connect to its address, or
-//! `GET` of its readiness path answering 2xx.
+//! `GET` of its readiness path answering 2xx. The same probe tells when a
+//! worker is ready and, for one promwasm did not start, that it still runs.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -62,6 +63,11 @@ impl Probe {
     /// Whether it needs an HTTP client.
     pub fn is_http(&self) -> bool {
         self.http.is_some()
+    }
+
+    /// The `host:port` probed (for an HTTP probe, the server's).
+    pub fn address(&self) -> String {
+        self.addr.clone()
     }
 
     /// What is probed, for messages: `TCP connect to …` or `GET … answering 2xx`.
