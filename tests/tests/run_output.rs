@@ -237,4 +237,15 @@ fn the_summary_and_report_have_per_step_durations_and_http_calls() {
         m["http_p95_ms"].as_f64() >= m["http_p50_ms"].as_f64(),
         "{m}"
     );
+    // What each worker process used, sampled during the run.
+    run.expect_line(&["worker", "cpu", "peak rss"]);
+    let workers = report["metrics"]["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+    for w in workers {
+        // CPU time comes in clock ticks (10 ms): an idle server may use none;
+        // the sampler's own tests burn CPU to prove it is counted.
+        assert!(w["cpu_ms"].as_f64().is_some(), "{w}");
+        // A real server process: more than a megabyte resident at its peak.
+        assert!(w["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{w}");
+    }
 }

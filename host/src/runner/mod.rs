@@ -267,6 +267,8 @@ impl Run<'_> {
         let looped = rounds.run(&mut sandbox, result).await;
         // The sandbox borrows the set; it must be done with it before stopping.
         let Sandbox { .. } = sandbox;
+        // Sampled last, just before they are stopped.
+        result.workers = set.usage();
         for name in set.stop().await {
             self.events.emit(Event::WorkerStopped { name });
         }
