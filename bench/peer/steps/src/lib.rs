@@ -124,7 +124,11 @@ impl Stage for Audit {
 
     fn execute(args: &AuditArgs, body: Value) -> Result<Outcome> {
         let verdict = post("audit", &body)?;
-        ensure!(verdict["valid"] == true, "audit of {}: {verdict}", args.target);
+        ensure!(
+            verdict["valid"] == true,
+            "audit of {}: {verdict}",
+            args.target
+        );
         runner::set(format!("audit.{}", args.target), &verdict)?;
         Ok(Outcome::Success(verdict))
     }
@@ -177,7 +181,9 @@ impl Stage for Sets {
             runner::set("sets.value", &i)?;
         }
         let seconds = start.elapsed().as_secs_f64();
-        Ok(Outcome::Success(json!({ "count": args.count, "seconds": seconds })))
+        Ok(Outcome::Success(
+            json!({ "count": args.count, "seconds": seconds }),
+        ))
     }
 }
 
