@@ -189,15 +189,11 @@ fn line(event: &Event) -> Option<String> {
             worker,
             description,
         } => {
-            let what = if description.is_empty() {
-                String::new()
+            let title = step_title(*round, *max_rounds, step, stage, worker);
+            if description.is_empty() {
+                format!("── {title}")
             } else {
-                format!(": {description}")
-            };
-            if *round == 0 {
-                format!("── post-load hook ({stage} on {worker}){what}")
-            } else {
-                format!("── round {round}/{max_rounds} · {step} ({stage} on {worker}){what}")
+                format!("── {title}: {description}")
             }
         }
         Event::StepLog {
@@ -222,6 +218,21 @@ fn line(event: &Event) -> Option<String> {
         Event::RoundFinished { .. } | Event::RunAborted(_) => return None,
         Event::RunFinished(run) => summary(run),
     })
+}
+
+/// What a running step is called, in its header and on the spinner:
+/// `round 2/3 · audit (audit on worker2)`, `post-load hook (seed on worker1)`.
+pub(super) fn step_title(
+    round: u32,
+    max_rounds: u32,
+    step: &str,
+    stage: &str,
+    worker: &str,
+) -> String {
+    match round {
+        0 => format!("post-load hook ({stage} on {worker})"),
+        r => format!("round {r}/{max_rounds} · {step} ({stage} on {worker})"),
+    }
 }
 
 /// One line for a finished step.

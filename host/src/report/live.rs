@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::console::step_title;
 use crate::events::Event;
 
 /// The spinner line and what it knows of the run so far.
@@ -69,7 +70,7 @@ impl Live {
                 ..
             } => {
                 self.now.reset_elapsed();
-                self.step = step_message(*round, *max_rounds, step, stage, worker);
+                self.step = step_title(*round, *max_rounds, step, stage, worker);
                 self.step.clone()
             }
             Event::StepRetry {
@@ -91,14 +92,6 @@ impl Drop for Live {
     }
 }
 
-/// `round 2/3 · audit (audit on worker2)`.
-fn step_message(round: u32, max_rounds: u32, step: &str, stage: &str, worker: &str) -> String {
-    match round {
-        0 => format!("post-load hook ({stage} on {worker})"),
-        r => format!("round {r}/{max_rounds} · {step} ({stage} on {worker})"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,11 +99,11 @@ mod tests {
     #[test]
     fn the_spinner_says_round_step_worker_and_attempt() {
         assert_eq!(
-            step_message(2, 3, "audit", "audit", "worker2"),
+            step_title(2, 3, "audit", "audit", "worker2"),
             "round 2/3 · audit (audit on worker2)"
         );
         assert_eq!(
-            step_message(0, 3, "post-load", "seed", "worker1"),
+            step_title(0, 3, "post-load", "seed", "worker1"),
             "post-load hook (seed on worker1)"
         );
         let mut live = Live {
