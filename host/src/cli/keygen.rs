@@ -104,36 +104,12 @@ fn for_config(config: &Path) -> Result<Vec<String>, String> {
                 continue;
             }
             match vars.get(var).filter(|v| !v.is_empty()) {
-                Some(named) => {
-                    let path = root.join(named);
-                    if path.exists() {
-                        done.push(format!("kept {} ({var})", path.display()));
-                    } else {
-                        let key =
-                            signing::write_new_keypair(&path, false).map_err(|e| e.to_string())?;
-                        done.push(format!(
-                            "created {} ({var}), public key {}",
-                            path.display(),
-                            key.public_key_base58()
-                        ));
-                    }
-                }
+                Some(named) => done.push(ensure_keypair(&root.join(named), var)?),
                 None => {
                     let rel = tests_rel
                         .join("keys")
                         .join(format!("{}-{}.json", worker.key, pair.key));
-                    let path = root.join(&rel);
-                    if path.exists() {
-                        done.push(format!("kept {} ({var})", path.display()));
-                    } else {
-                        let key =
-                            signing::write_new_keypair(&path, false).map_err(|e| e.to_string())?;
-                        done.push(format!(
-                            "created {} ({var}), public key {}",
-                            path.display(),
-                            key.public_key_base58()
-                        ));
-                    }
+                    done.push(ensure_keypair(&root.join(&rel), var)?);
                     append_var(&dotenv, var, &rel)?;
                     done.push(format!(
                         "added {var}={} to {}",
@@ -148,6 +124,19 @@ fn for_config(config: &Path) -> Result<Vec<String>, String> {
         done.push(format!("{} names no keypairs", workers_file.display()));
     }
     Ok(done)
+}
+
+/// Keep the keypair at `path` (named by `var`), or create it there; what was done.
+fn ensure_keypair(path: &Path, var: &str) -> Result<String, String> {
+    if path.exists() {
+        return Ok(format!("kept {} ({var})", path.display()));
+    }
+    let key = signing::write_new_keypair(path, false).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "created {} ({var}), public key {}",
+        path.display(),
+        key.public_key_base58()
+    ))
 }
 
 fn read(path: &Path) -> Result<String, String> {
