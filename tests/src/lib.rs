@@ -1144,18 +1144,12 @@ pub fn example_results(report: &Value) -> Vec<(u64, String, String, Value)> {
             v => v.clone(),
         }
     }
-    report["steps"]
-        .as_array()
-        .unwrap_or_else(|| panic!("the report has no steps: {report}"))
-        .iter()
-        .map(|s| {
-            (
-                s["round"].as_u64().unwrap(),
-                s["step"].as_str().unwrap().to_string(),
-                s["outcome"].as_str().unwrap().to_string(),
-                without_ids(&s["detail"]),
-            )
-        })
+    // outcomes() checked there is a list of steps.
+    let steps = report["steps"].as_array().into_iter().flatten();
+    outcomes(report)
+        .into_iter()
+        .zip(steps)
+        .map(|((round, step, outcome), s)| (round, step, outcome, without_ids(&s["detail"])))
         .collect()
 }
 
