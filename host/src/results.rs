@@ -83,7 +83,8 @@ pub struct HttpCalls {
     pub count: u64,
     /// Calls that got no answer (not allowed, refused, timed out, too large).
     pub failed: u64,
-    /// Each call's latency, for the first [`HttpCalls::MAX_SAMPLES`] calls.
+    /// Each call's latency, for the first [`HttpCalls::MAX_SAMPLES`] calls
+    /// (fewer once the run as a whole has kept its share).
     pub latencies: Vec<Duration>,
 }
 
@@ -92,13 +93,18 @@ impl HttpCalls {
     /// step that calls in a loop.
     pub const MAX_SAMPLES: usize = 10_000;
 
-    /// Count one call that took `latency`.
-    pub fn record(&mut self, latency: Duration, answered: bool) {
+    /// Whether another latency would be kept.
+    pub fn has_room(&self) -> bool {
+        self.latencies.len() < Self::MAX_SAMPLES
+    }
+
+    /// Count one call; keep its latency when given and there is room.
+    pub fn record(&mut self, latency: Option<Duration>, answered: bool) {
         self.count += 1;
         if !answered {
             self.failed += 1;
         }
-        if self.latencies.len() < Self::MAX_SAMPLES {
+        if let Some(latency) = latency.filter(|_| self.has_room()) {
             self.latencies.push(latency);
         }
     }
@@ -259,7 +265,7 @@ mod tests {
     fn http_samples_are_bounded_but_every_call_counts() {
         let mut calls = HttpCalls::default();
         for i in 0..HttpCalls::MAX_SAMPLES + 5 {
-            calls.record(Duration::from_micros(i as u64), i % 2 == 0);
+            calls.record(Some(Duration::from_micros(i as u64)), i % 2 == 0);
         }
         assert_eq!(calls.count, HttpCalls::MAX_SAMPLES as u64 + 5);
         assert_eq!(calls.failed, (HttpCalls::MAX_SAMPLES as u64 + 5) / 2);

@@ -434,7 +434,7 @@ mod tests {
     fn the_summary_table_has_a_row_per_step_with_marks_and_figures() {
         let mut passed = step(Outcome::Passed(serde_json::json!(1)), 1);
         passed.round = 1;
-        passed.http.record(Duration::from_millis(4), true);
+        passed.http.record(Some(Duration::from_millis(4)), true);
         let failed = step(Outcome::Failed("boom".into()), 1);
         let run = RunResult {
             max_rounds: 2,

@@ -92,7 +92,7 @@ mod tests {
     fn step(round: u32, name: &str, outcome: Outcome, ms: u64, http: &[u64]) -> StepResult {
         let mut calls = HttpCalls::default();
         for &l in http {
-            calls.record(Duration::from_millis(l), l < 100);
+            calls.record(Some(Duration::from_millis(l)), l < 100);
         }
         StepResult {
             round,

@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::{json, Value};
 
-use crate::capabilities::http::HttpMeter;
+use crate::capabilities::http::{HttpMeter, RunSamples};
 use crate::capabilities::log::{LogCtx, RunLog};
 use crate::config::{Diagnostics, Loaded};
 use crate::events::{Event, Events};
@@ -114,6 +114,7 @@ async fn execute(
         events,
         log_dir: &log_dir,
         run_log: RunLog::default(),
+        http_samples: RunSamples::default(),
     }
     .go(saved, run_id, &state_path, &signals.interrupt(), result)
     .await;
@@ -140,6 +141,7 @@ struct Run<'a> {
     events: &'a Events,
     log_dir: &'a Path,
     run_log: RunLog,
+    http_samples: RunSamples,
 }
 
 impl Run<'_> {
@@ -257,6 +259,7 @@ impl Run<'_> {
             store: &store,
             events: self.events,
             run_log: &self.run_log,
+            http_samples: &self.http_samples,
             interrupt,
         };
         let mut sandbox = Sandbox {
@@ -294,6 +297,7 @@ impl Run<'_> {
                     store: session.store,
                     events: self.events,
                     run_log: &self.run_log,
+                    http_samples: &self.http_samples,
                     interrupt,
                 };
                 let sandbox = Sandbox {

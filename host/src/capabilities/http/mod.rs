@@ -5,6 +5,7 @@
 
 mod allow;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -79,19 +80,47 @@ pub struct HttpCtx {
     meter: HttpMeter,
 }
 
+/// Latencies kept over all steps of a run (16 MiB of them): each step keeps
+/// at most [`HttpCalls::MAX_SAMPLES`], and a step that calls in a loop round
+/// after round must not grow the reports without end.
+pub const MAX_RUN_SAMPLES: usize = 1 << 20;
+
+/// Latencies kept by every step of a run so far; clones share the count.
+#[derive(Debug, Clone, Default)]
+pub struct RunSamples(Arc<AtomicUsize>);
+
+impl RunSamples {
+    /// Take one sample from the run's budget, if any is left.
+    fn take(&self) -> bool {
+        self.0.fetch_add(1, Ordering::Relaxed) < MAX_RUN_SAMPLES
+    }
+}
+
 /// Counts a step's HTTP calls and their latencies, over all its tries.
 #[derive(Debug, Clone, Default)]
-pub struct HttpMeter(Arc<Mutex<HttpCalls>>);
+pub struct HttpMeter {
+    calls: Arc<Mutex<HttpCalls>>,
+    run: RunSamples,
+}
 
 impl HttpMeter {
+    /// A meter whose kept latencies count against `run`.
+    pub fn new(run: &RunSamples) -> Self {
+        HttpMeter {
+            calls: Arc::default(),
+            run: run.clone(),
+        }
+    }
+
     /// What was counted so far.
     pub fn calls(&self) -> HttpCalls {
-        self.0.lock().map(|c| c.clone()).unwrap_or_default()
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
     fn record(&self, latency: Duration, answered: bool) {
-        if let Ok(mut calls) = self.0.lock() {
-            calls.record(latency, answered);
+        if let Ok(mut calls) = self.calls.lock() {
+            let kept = calls.has_room() && self.run.take();
+            calls.record(kept.then_some(latency), answered);
         }
     }
 }
@@ -198,5 +227,28 @@ fn classify(url: &Url, e: reqwest::Error) -> HttpError {
 impl Host for StepCtx {
     async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
         self.http.send_counted(request).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_counts_but_the_run_keeps_a_bounded_number_of_latencies() {
+        let run = RunSamples::default();
+        run.0.store(MAX_RUN_SAMPLES - 2, Ordering::Relaxed);
+        let first = HttpMeter::new(&run);
+        for _ in 0..3 {
+            first.record(Duration::from_millis(1), true);
+        }
+        let later = HttpMeter::new(&run);
+        later.record(Duration::from_millis(1), false);
+        let (first, later) = (first.calls(), later.calls());
+        assert_eq!((first.count, first.latencies.len()), (3, 2));
+        assert_eq!(
+            (later.count, later.failed, later.latencies.len()),
+            (1, 1, 0)
+        );
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 // tokio's clock, so tests with paused time see the durations they waited.
 use tokio::time::Instant;
 
-use crate::capabilities::http::HttpMeter;
+use crate::capabilities::http::{HttpMeter, RunSamples};
 use crate::capabilities::log::{LogCtx, RunLog};
 use crate::events::{Event, Events};
 use crate::plan::StepPlan;
@@ -46,6 +46,8 @@ pub struct RoundLoop<'a> {
     pub events: &'a Events,
     /// Log kept by the run's steps so far (bounded per run).
     pub run_log: &'a RunLog,
+    /// HTTP latencies kept by the run's steps so far (bounded per run).
+    pub http_samples: &'a RunSamples,
     /// Set by Ctrl-C or SIGTERM.
     pub interrupt: &'a Interrupt,
 }
@@ -153,7 +155,7 @@ impl RoundLoop<'_> {
         let log = LogCtx::new(self.events.clone(), self.run_log, round, &step.name, worker);
         let started = Instant::now();
         let tried = Cell::new(0);
-        let http = HttpMeter::default();
+        let http = HttpMeter::new(self.http_samples);
         let (outcome, tries) = match skip {
             Some(reason) => (Outcome::Skipped(reason), 0),
             None => tokio::select! {

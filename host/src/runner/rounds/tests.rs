@@ -88,6 +88,7 @@ struct Fixture {
     recorder: Recorder,
     workers: Vec<String>,
     run_log: crate::capabilities::log::RunLog,
+    http_samples: crate::capabilities::http::RunSamples,
     interrupt: Interrupt,
 }
 
@@ -106,6 +107,7 @@ fn fixture_with(state: State, interrupt: Interrupt) -> Fixture {
         recorder,
         workers: vec!["w".into()],
         run_log: Default::default(),
+        http_samples: Default::default(),
         interrupt,
         _dir: dir,
     }
@@ -120,6 +122,7 @@ impl Fixture {
             store: &self.store,
             events: &self.events,
             run_log: &self.run_log,
+            http_samples: &self.http_samples,
             interrupt: &self.interrupt,
         }
     }
