@@ -29,6 +29,8 @@ pub enum Event {
         round: u32,
         /// The last step that finished in that round.
         after_step: Option<String>,
+        /// Steps of the group after it that finished too (not run again).
+        group_done: Vec<String>,
     },
     /// promwasm started a local MongoDB-compatible server for this run.
     MongoStarted {
@@ -79,6 +81,18 @@ pub enum Event {
     WorkerStopped {
         /// Worker name.
         name: String,
+    },
+    /// The steps of a `group` begin, all at once; each then has its own
+    /// [`Event::StepStarted`].
+    GroupStarted {
+        /// Round number.
+        round: u32,
+        /// Rounds in all.
+        max_rounds: u32,
+        /// The group's name.
+        group: String,
+        /// Its steps that run now, in step order.
+        steps: Vec<String>,
     },
     /// A step begins (round 0: the post-load hook).
     StepStarted {
@@ -150,6 +164,7 @@ impl Event {
             | Event::RoundsCounted { .. }
             | Event::WorkerStarted { .. }
             | Event::WorkerStopped { .. }
+            | Event::GroupStarted { .. }
             | Event::StepStarted { .. }
             | Event::RoundFinished { .. } => {}
             Event::WorkerOutput { line, .. } | Event::StepLog { line, .. } => m.mask_in_place(line),

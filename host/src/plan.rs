@@ -147,8 +147,26 @@ pub struct StepPlan {
     pub retry: Retry,
     /// When it does not run at all (`skip_if:`).
     pub skip_if: SkipIf,
+    /// The steps next to it with the same `group` run at the same time.
+    pub group: Option<String>,
     /// Where the step's `module` is written, for errors found when loading it.
     pub origin: Origin,
+}
+
+/// The steps in batches that run one after another: each batch is one step,
+/// or a run of neighbouring steps sharing a `group`, which run at once.
+/// (The config checks that a group's steps are neighbours.)
+pub fn batches(steps: &[StepPlan]) -> Vec<std::ops::Range<usize>> {
+    let mut batches: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        match batches.last_mut() {
+            Some(last) if step.group.is_some() && steps[last.start].group == step.group => {
+                last.end = i + 1
+            }
+            _ => batches.push(i..i + 1),
+        }
+    }
+    batches
 }
 
 /// Where a step's component comes from.

@@ -115,6 +115,10 @@ pub struct Meta {
     pub run_id: String,
     /// Rounds settled at the start of the run (from config or MongoDB).
     pub max_rounds: Option<u32>,
+    /// The steps of the group after `last_completed_step` that finished:
+    /// a resumed run runs only the group's others.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_done: Vec<String>,
 }
 
 impl State {
@@ -127,7 +131,7 @@ impl State {
             last_completed_step: None,
             promwasm: Meta {
                 run_id,
-                max_rounds: None,
+                ..Meta::default()
             },
             stored: StoredBytes::default(),
         }
@@ -273,6 +277,23 @@ impl State {
     pub fn next_round(&mut self) {
         self.current_round += 1;
         self.last_completed_step = None;
+        self.promwasm.group_done.clear();
+    }
+
+    /// Record that `step` finished, one of `batch` (the steps run at once
+    /// with it, in order): once every step of the batch has, the batch's
+    /// last step becomes the resume point.
+    pub fn step_done(&mut self, step: &str, batch: &[&str]) {
+        let done = &mut self.promwasm.group_done;
+        if !done.iter().any(|d| d == step) {
+            done.push(step.to_string());
+            // In step order, whichever finished first.
+            done.sort_by_key(|d| batch.iter().position(|b| b == d));
+        }
+        if batch.iter().all(|b| done.iter().any(|d| d == b)) {
+            self.last_completed_step = batch.last().map(|b| b.to_string());
+            done.clear();
+        }
     }
 }
 

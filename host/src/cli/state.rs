@@ -53,7 +53,7 @@ impl StateCmd {
 fn show(state: &State, path: &str) -> String {
     let store = serde_json::json!({ "global": state.global, "rounds": state.rounds });
     format!(
-        "state:      {path}\nrun id:     {}\nround:      {} of {}\nlast step:  {}\nstore:\n{}",
+        "state:      {path}\nrun id:     {}\nround:      {} of {}\nlast step:  {}{}\nstore:\n{}",
         state.promwasm.run_id,
         state.current_round,
         state
@@ -64,6 +64,13 @@ fn show(state: &State, path: &str) -> String {
             .last_completed_step
             .as_deref()
             .unwrap_or("(none; the round starts over)"),
+        match state.promwasm.group_done.as_slice() {
+            [] => String::new(),
+            done => format!(
+                "\ngroup done: {} (a resumed run runs the group's other steps)",
+                done.join(", ")
+            ),
+        },
         serde_json::to_string_pretty(&store).unwrap_or_default()
     )
 }
@@ -89,5 +96,12 @@ mod tests {
         assert!(text.contains("round:      1 of 3"), "{text}");
         assert!(text.contains("last step:  task"), "{text}");
         assert!(text.contains("\"url\": \"https://x\""), "{text}");
+        assert!(!text.contains("group done"), "{text}");
+        state.promwasm.group_done = vec!["submit1".into(), "submit3".into()];
+        let text = show(&state, "data/test_state.json");
+        assert!(
+            text.contains("last step:  task\ngroup done: submit1, submit3 (a resumed run"),
+            "{text}"
+        );
     }
 }

@@ -26,6 +26,7 @@ const STEP_KEYS: &[&str] = &[
     "db",
     "retry",
     "skip_if",
+    "group",
 ];
 
 const POST_LOAD_KEYS: &[&str] = &[
@@ -241,6 +242,7 @@ pub fn load(
     };
     let module_dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
     let mut seen: HashMap<String, Pos> = HashMap::new();
+    let mut groups = GroupChecker::default();
     let mut steps = Vec::new();
     for item in items {
         let Some(item) = c.mapping(item, "a step") else {
@@ -288,6 +290,7 @@ pub fn load(
         // Read before giving up on the step, so their problems are reported too.
         let description = c.opt_str(item, "description", &what).unwrap_or_default();
         let stage = c.opt_str(item, "stage", &what);
+        let group = groups.next(&mut c, item, &what, name.as_deref());
         let (Some(name), Some(worker), Some((module, origin))) = (name, worker, module) else {
             continue;
         };
@@ -302,6 +305,7 @@ pub fn load(
             db,
             retry,
             skip_if,
+            group,
             origin,
         });
     }
@@ -346,8 +350,64 @@ pub fn post_load(
         // Its writes are not idempotent: run it once, always.
         retry: Retry::default(),
         skip_if: SkipIf::default(),
+        group: None,
         origin,
     })
+}
+
+/// Reads each step's `group` and checks that a group's steps are
+/// neighbours: a group is one batch of steps run at once, so a step of it
+/// after another group or a lone step would have no batch to join.
+#[derive(Default)]
+struct GroupChecker {
+    /// The group of the step before (`None`: it had none).
+    previous: Option<String>,
+    /// Where each group began, and its first step's name.
+    began: HashMap<String, (Pos, String)>,
+}
+
+impl GroupChecker {
+    /// The group of the step `item`, checked.
+    fn next(
+        &mut self,
+        c: &mut Checker,
+        item: &Node,
+        what: &str,
+        name: Option<&str>,
+    ) -> Option<String> {
+        let pos = item.get("group").map_or(item.pos, |n| n.pos);
+        let group = match c.opt_str(item, "group", what) {
+            Some(g) if g.trim().is_empty() => {
+                c.error(
+                    pos,
+                    format!("`group` of {what} is empty"),
+                    Some("name the group, e.g. `group: submissions`, or remove the key".into()),
+                );
+                None
+            }
+            other => other,
+        };
+        if let Some(g) = &group {
+            match self.began.get(g) {
+                Some((first, first_step)) if self.previous.as_ref() != Some(g) => c.error(
+                    pos,
+                    format!("{what} is in group `{g}`, whose other steps are not next to it"),
+                    Some(format!(
+                        "the group begins with step `{first_step}` at line {}; a group's steps run \
+                         at once, so list them one after another",
+                        first.line
+                    )),
+                ),
+                Some(_) => {}
+                None => {
+                    let first = name.unwrap_or("?").to_string();
+                    self.began.insert(g.clone(), (pos, first));
+                }
+            }
+        }
+        self.previous.clone_from(&group);
+        group
+    }
 }
 
 fn args_json(node: &Node) -> String {

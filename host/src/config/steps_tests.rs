@@ -673,3 +673,65 @@ post_load:
     );
     assert_eq!(loaded.diags.errors(), 3, "{}", loaded.diags);
 }
+
+#[test]
+fn neighbouring_steps_of_a_group_make_one_batch_and_order_is_kept() {
+    let f = Fixture::new();
+    let loaded = f.load(
+        "steps:
+  - { name: task, worker: worker1, module: step.wasm }
+  - { name: submit1, worker: worker1, module: step.wasm, group: submit }
+  - { name: submit2, worker: worker2, module: step.wasm, group: submit }
+  - { name: audit1, worker: worker2, module: step.wasm, group: audit }
+  - { name: audit2, worker: worker1, module: step.wasm, group: audit }
+  - { name: done, worker: worker1, module: step.wasm }
+  - { name: end, worker: worker1, module: step.wasm }
+",
+    );
+    loaded.ok();
+    assert_eq!(loaded.step("submit2").group.as_deref(), Some("submit"));
+    assert_eq!(loaded.step("task").group, None);
+    assert_eq!(
+        crate::plan::batches(&loaded.steps),
+        vec![0..1, 1..3, 3..5, 5..6, 6..7],
+        "a group is one batch; steps without a group are one each, in order"
+    );
+}
+
+#[test]
+fn a_group_split_by_other_steps_or_empty_is_located() {
+    let f = Fixture::new();
+    let loaded = f.load(
+        "steps:
+  - { name: a, worker: worker1, module: step.wasm, group: g }
+  - { name: b, worker: worker1, module: step.wasm }
+  - { name: c, worker: worker1, module: step.wasm, group: g }
+  - { name: d, worker: worker1, module: step.wasm, group: '' }
+  - { name: e, worker: worker1, module: step.wasm, group: [x] }
+",
+    );
+    let split = loaded.error("step `c` is in group `g`, whose other steps are not next to it");
+    assert_eq!(split.pos, pos(4, 59));
+    assert_eq!(
+        split.hint.as_deref(),
+        Some(
+            "the group begins with step `a` at line 2; a group's steps run at once, \
+             so list them one after another"
+        )
+    );
+    assert_eq!(loaded.error("`group` of step `d` is empty").pos, pos(5, 59));
+    loaded.error("`group` in step `e` must be a string, found a list");
+    assert_eq!(loaded.diags.0.len(), 3, "{}", loaded.diags);
+}
+
+#[test]
+fn the_post_load_hook_has_no_group() {
+    let f = Fixture::new();
+    let loaded = f.load(
+        "steps:
+  - { name: a, worker: worker1, module: step.wasm }
+post_load: { module: step.wasm, group: g }
+",
+    );
+    loaded.error("unknown key `group` in `post_load`");
+}

@@ -157,10 +157,23 @@ fn line(event: &Event) -> Option<String> {
             format!("run {run_id}: logs and reports in {}", dir.display())
         }
         Event::FreshRun => "Starting a fresh run".into(),
-        Event::Resumed { round, after_step } => format!(
-            "Resuming round {round} after step {}",
-            after_step.as_deref().unwrap_or("(none)")
-        ),
+        Event::Resumed {
+            round,
+            after_step,
+            group_done,
+        } => {
+            let mut text = format!(
+                "Resuming round {round} after step {}",
+                after_step.as_deref().unwrap_or("(none)")
+            );
+            if !group_done.is_empty() {
+                text += &format!(
+                    "; of the group after it, {} finished already",
+                    group_done.join(", ")
+                );
+            }
+            text
+        }
         Event::MongoStarted { kind, uri } => format!("MongoDB: started {kind} at {uri} for this run"),
         Event::Seeded {
             collection,
@@ -181,6 +194,17 @@ fn line(event: &Event) -> Option<String> {
             Stream::Stderr => format!("[{name} ERR] {line}"),
         },
         Event::WorkerStopped { name } => format!("stopped worker {name}"),
+        Event::GroupStarted {
+            round,
+            max_rounds,
+            group,
+            steps,
+        } => format!(
+            "── round {round}/{max_rounds} · group {group}: {} step{} at once ({})",
+            steps.len(),
+            if steps.len() == 1 { "" } else { "s" },
+            steps.join(", ")
+        ),
         Event::StepStarted {
             round,
             max_rounds,

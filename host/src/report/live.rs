@@ -15,8 +15,19 @@ pub struct Live {
     bars: MultiProgress,
     now: ProgressBar,
     workers_started: usize,
-    /// What the running step's message says before its attempt.
+    /// The running steps (more than one in a group), in the order they began.
+    running: Vec<Running>,
+}
+
+/// A step the spinner shows.
+struct Running {
+    round: u32,
+    max_rounds: u32,
     step: String,
+    /// Round, step, stage and worker, for when it runs alone.
+    title: String,
+    /// `attempt 2/3` once it is retried.
+    attempt: Option<String>,
 }
 
 impl std::fmt::Debug for Live {
@@ -40,7 +51,7 @@ impl Live {
             bars,
             now,
             workers_started: 0,
-            step: String::new(),
+            running: Vec::new(),
         }
     }
 
@@ -69,13 +80,38 @@ impl Live {
                 worker,
                 ..
             } => {
-                self.now.reset_elapsed();
-                self.step = step_title(*round, *max_rounds, step, stage, worker);
-                self.step.clone()
+                if self.running.is_empty() {
+                    self.now.reset_elapsed();
+                }
+                self.running.push(Running {
+                    round: *round,
+                    max_rounds: *max_rounds,
+                    step: step.clone(),
+                    title: step_title(*round, *max_rounds, step, stage, worker),
+                    attempt: None,
+                });
+                self.running_message()
             }
             Event::StepRetry {
-                attempt, attempts, ..
-            } => format!("{} · attempt {}/{attempts}", self.step, attempt + 1),
+                round,
+                step,
+                attempt,
+                attempts,
+                ..
+            } => {
+                if let Some(r) = self.find(*round, step) {
+                    r.attempt = Some(format!("attempt {}/{attempts}", attempt + 1));
+                }
+                self.running_message()
+            }
+            Event::StepFinished(r) => {
+                self.running
+                    .retain(|s| (s.round, s.step.as_str()) != (r.round, r.step.as_str()));
+                if self.running.is_empty() {
+                    return;
+                }
+                self.running_message()
+            }
             Event::RunFinished(_) | Event::RunAborted(_) => {
                 self.now.finish_and_clear();
                 return;
@@ -83,6 +119,39 @@ impl Live {
             _ => return,
         };
         self.now.set_message(message);
+    }
+
+    fn find(&mut self, round: u32, step: &str) -> Option<&mut Running> {
+        self.running
+            .iter_mut()
+            .find(|s| s.round == round && s.step == step)
+    }
+
+    /// One running step by its title; several (a group) by name, with the round.
+    fn running_message(&self) -> String {
+        match self.running.as_slice() {
+            [] => String::new(),
+            [one] => match &one.attempt {
+                Some(attempt) => format!("{} · {attempt}", one.title),
+                None => one.title.clone(),
+            },
+            many => {
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|s| match &s.attempt {
+                        Some(attempt) => format!("{} ({attempt})", s.step),
+                        None => s.step.clone(),
+                    })
+                    .collect();
+                format!(
+                    "round {}/{} · {} steps at once: {}",
+                    many[0].round,
+                    many[0].max_rounds,
+                    many.len(),
+                    names.join(", ")
+                )
+            }
+        }
     }
 }
 
@@ -110,7 +179,7 @@ mod tests {
             bars: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
             now: ProgressBar::hidden(),
             workers_started: 0,
-            step: String::new(),
+            running: Vec::new(),
         };
         live.event(&Event::StepStarted {
             round: 1,
@@ -133,5 +202,58 @@ mod tests {
             live.now.message(),
             "round 1/2 · poll (poll on w) · attempt 2/3"
         );
+    }
+
+    fn started(step: &str) -> Event {
+        Event::StepStarted {
+            round: 2,
+            max_rounds: 3,
+            step: step.into(),
+            stage: step.into(),
+            worker: "w".into(),
+            description: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_group_shows_every_running_step_until_one_is_left() {
+        let mut live = Live {
+            bars: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+            now: ProgressBar::hidden(),
+            workers_started: 0,
+            running: Vec::new(),
+        };
+        for step in ["a", "b", "c"] {
+            live.event(&started(step));
+        }
+        live.event(&Event::StepRetry {
+            round: 2,
+            step: "b".into(),
+            worker: "w".into(),
+            attempt: 1,
+            attempts: 2,
+            why: "not yet".into(),
+            next_in: Duration::from_secs(1),
+        });
+        assert_eq!(
+            live.now.message(),
+            "round 2/3 · 3 steps at once: a, b (attempt 2/2), c"
+        );
+        let finished = |step: &str| {
+            Event::StepFinished(crate::results::StepResult {
+                round: 2,
+                step: step.into(),
+                worker: "w".into(),
+                stage: step.into(),
+                outcome: crate::results::Outcome::Passed(serde_json::Value::Null),
+                attempts: 1,
+                duration: Duration::ZERO,
+                log: Vec::new(),
+                http: Default::default(),
+            })
+        };
+        live.event(&finished("a"));
+        live.event(&finished("c"));
+        assert_eq!(live.now.message(), "round 2/3 · b (b on w) · attempt 2/2");
     }
 }

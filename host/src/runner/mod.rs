@@ -164,11 +164,13 @@ impl Run<'_> {
         if let Some(from) = self.from {
             state.current_round = from.round.unwrap_or(state.current_round);
             state.last_completed_step = from.after_step.clone();
+            state.promwasm.group_done.clear();
         }
         if !fresh || self.from.is_some() {
             self.events.emit(Event::Resumed {
                 round: state.current_round,
                 after_step: state.last_completed_step.clone(),
+                group_done: state.promwasm.group_done.clone(),
             });
             result.resumed = Some((state.current_round, state.last_completed_step.clone()));
         }

@@ -357,6 +357,45 @@ simple_stage!(
     }
 );
 
+/// One operation of [`StoreScript`]: `{set: [key, value]}` or `{wait: [key, value]}`.
+#[data]
+pub struct StoreOp {
+    set: Option<(String, Value)>,
+    wait: Option<(String, Value)>,
+}
+
+/// Arguments of [`StoreScript`].
+#[data]
+pub struct StoreScriptArgs {
+    ops: Vec<StoreOp>,
+}
+
+simple_stage!(
+    StoreScript,
+    "store-script",
+    "Runs args.ops in order: `{set: [key, value]}` sets a global key; `{wait: [key, value]}` \
+     polls until the store holds that value (until the step's timeout). Steps of a group can \
+     only pass a handoff when they run at once",
+    StoreScriptArgs,
+    |args| {
+        let mut polls = 0u64;
+        for op in &args.ops {
+            if let Some((key, value)) = &op.set {
+                log::info(format!("set {key} = {value}"));
+                runner::set_global(key, value)?;
+            }
+            if let Some((key, value)) = &op.wait {
+                log::info(format!("wait for {key} = {value}"));
+                while runner::get::<Value>(key)?.as_ref() != Some(value) {
+                    polls += 1;
+                }
+                log::info(format!("saw {key} = {value}"));
+            }
+        }
+        Ok(Outcome::Success(json!({ "polls": polls })))
+    }
+);
+
 /// The stages the SDK dispatches.
 const STAGES: &[promwasm_guest::__private::Entry] = &[
     promwasm_guest::__private::Entry::of::<Echo>(),
@@ -375,6 +414,7 @@ const STAGES: &[promwasm_guest::__private::Entry] = &[
     promwasm_guest::__private::Entry::of::<HttpFetch>(),
     promwasm_guest::__private::Entry::of::<DbCount>(),
     promwasm_guest::__private::Entry::of::<Record>(),
+    promwasm_guest::__private::Entry::of::<StoreScript>(),
 ];
 
 /// What `malformed-prepare` hands over as its data, and `malformed-execute` as its result.

@@ -1,12 +1,17 @@
-//! The round loop: from the resume point, each round's steps in order. A
-//! step is skipped (`skip_if`) or tried (`retry`), its result recorded and
-//! the state saved; a failed (or timed-out) step ends the run, the steps it
-//! leaves are recorded as not run, and the next run resumes at it. Ctrl-C
-//! ends the running step as interrupted. How one try runs is the caller's
+//! The round loop: from the resume point, each round's steps in order, the
+//! steps of a `group` at once. A step is skipped (`skip_if`) or tried
+//! (`retry`), its result recorded and the state saved; a failed (or
+//! timed-out) step ends the run once its group is done, the steps it leaves
+//! are recorded as not run, and the next run resumes at it (in a group, at
+//! the group's unfinished steps). Ctrl-C ends the running steps as
+//! interrupted. How one try runs is the caller's
 //! ([`Attempts`]), so this loop is tested without processes or components.
 
 use std::cell::Cell;
+use std::ops::Range;
 use std::time::Duration;
+
+use futures::future::join_all;
 
 // tokio's clock, so tests with paused time see the durations they waited.
 use tokio::time::Instant;
@@ -14,9 +19,9 @@ use tokio::time::Instant;
 use crate::capabilities::http::{HttpMeter, RunSamples};
 use crate::capabilities::log::{LogCtx, RunLog};
 use crate::events::{Event, Events};
-use crate::plan::StepPlan;
+use crate::plan::{batches, StepPlan};
 use crate::results::{Outcome, RunFailure, RunResult, StepResult};
-use crate::state::State;
+use crate::state::{State, StateError};
 
 use super::interrupt::Interrupt;
 use super::store::StateStore;
@@ -62,43 +67,44 @@ impl RoundLoop<'_> {
         attempts: &mut impl Attempts,
         result: &mut RunResult,
     ) -> Result<(), RunFailure> {
+        let batches = batches(self.steps);
         loop {
-            let (round, last) = self
-                .store
-                .read(|s| (s.current_round, s.last_completed_step.clone()));
+            let (round, from, done) = self.resume_point(&batches)?;
             if round > self.max_rounds {
                 return Ok(());
             }
-            let from = resume_index(self.steps, last.as_deref());
-            for (i, step) in self.steps.iter().enumerate().skip(from) {
+            for batch in batches.iter().filter(|b| b.start >= from) {
+                // Only the group the run resumes in has steps done already.
+                let done: &[String] = if batch.start == from { &done } else { &[] };
                 if self.interrupt.is_set() {
-                    self.not_run(result, round, i, "the run was interrupted before it");
+                    let why = "the run was interrupted before it";
+                    self.not_run(result, round, batch.start, done, why);
                     return Err(RunFailure::Interrupted);
                 }
                 if let Err(death) = attempts.check_workers() {
-                    self.not_run(result, round, i, "a worker died before it");
+                    self.not_run(result, round, batch.start, done, "a worker died before it");
                     return Err(RunFailure::WorkerDied(death));
                 }
-                let r = self.step(&*attempts, step, round).await;
-                let (failed, interrupted) =
-                    (r.outcome.is_failure(), r.outcome == Outcome::Interrupted);
-                result.steps.push(r);
-                // Saved either way: what the step wrote to the store is kept;
-                // only a step that did its work moves the resume point.
-                self.store
-                    .update(|s| {
-                        if !failed && !interrupted {
-                            s.last_completed_step = Some(step.name.clone());
-                        }
-                    })
-                    .map_err(machine)?;
+                let finished = self.batch(&*attempts, batch.clone(), done, round).await;
+                let mut saved = Ok(());
+                let (mut failed, mut interrupted) = (None, false);
+                for (r, save) in finished {
+                    saved = saved.and(save);
+                    if r.outcome == Outcome::Interrupted {
+                        interrupted = true;
+                    } else if r.outcome.is_failure() && failed.is_none() {
+                        failed = Some(r.step.clone());
+                    }
+                    result.steps.push(r);
+                }
+                saved.map_err(machine)?;
                 if interrupted {
-                    self.not_run(result, round, i + 1, "the run was interrupted");
+                    self.not_run(result, round, batch.end, &[], "the run was interrupted");
                     return Err(RunFailure::Interrupted);
                 }
-                if failed {
-                    let why = format!("round {round}, step `{}` did not pass", step.name);
-                    self.not_run(result, round, i + 1, &why);
+                if let Some(step) = failed {
+                    let why = format!("round {round}, step `{step}` did not pass");
+                    self.not_run(result, round, batch.end, &[], &why);
                     return Ok(());
                 }
             }
@@ -110,11 +116,103 @@ impl RoundLoop<'_> {
         }
     }
 
+    /// The round to run, the index of the first batch to run in it, and
+    /// the steps of that batch already done. A resume point inside a group
+    /// (`--from-step` naming one of its later steps) becomes the group's
+    /// start, with the steps before it counted as done.
+    fn resume_point(
+        &self,
+        batches: &[Range<usize>],
+    ) -> Result<(u32, usize, Vec<String>), RunFailure> {
+        let (round, last, mut done) = self.store.read(|s| {
+            (
+                s.current_round,
+                s.last_completed_step.clone(),
+                s.promwasm.group_done.clone(),
+            )
+        });
+        let from = resume_index(self.steps, last.as_deref());
+        let Some(batch) = batches.iter().find(|b| b.contains(&from) && b.start < from) else {
+            return Ok((round, from, done));
+        };
+        for step in &self.steps[batch.start..from] {
+            if !done.contains(&step.name) {
+                done.push(step.name.clone());
+            }
+        }
+        let before = batch
+            .start
+            .checked_sub(1)
+            .map(|i| self.steps[i].name.clone());
+        self.store
+            .update(|s| {
+                s.last_completed_step = before;
+                s.promwasm.group_done = done.clone();
+            })
+            .map_err(machine)?;
+        Ok((round, batch.start, done))
+    }
+
+    /// Run the steps of `batch` not yet `done`, at once when they are a
+    /// group, each one's progress saved as it finishes. Their results in
+    /// step order, each with how saving it went.
+    async fn batch(
+        &self,
+        attempts: &impl Attempts,
+        batch: Range<usize>,
+        done: &[String],
+        round: u32,
+    ) -> Vec<(StepResult, Result<(), StateError>)> {
+        let all = &self.steps[batch];
+        let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        let members: Vec<&StepPlan> = all.iter().filter(|s| !done.contains(&s.name)).collect();
+        if let Some(group) = &all[0].group {
+            self.events.emit(Event::GroupStarted {
+                round,
+                max_rounds: self.max_rounds,
+                group: group.clone(),
+                steps: members.iter().map(|s| s.name.clone()).collect(),
+            });
+        }
+        // One task, so the steps share the runner's borrowed parts; they
+        // take turns at every host call and epoch tick (`step::new_store`),
+        // and wait on workers and the database together.
+        join_all(members.iter().map(|step| {
+            let names = &names;
+            async move {
+                let r = self.step(attempts, step, round).await;
+                // Saved either way: what the step wrote to the store is kept;
+                // only a step that did its work moves the resume point.
+                let worked = !r.outcome.is_failure() && r.outcome != Outcome::Interrupted;
+                let saved = self.store.update(|s| {
+                    if worked {
+                        s.step_done(&step.name, names);
+                    }
+                });
+                (r, saved)
+            }
+        }))
+        .await
+    }
+
     /// Record every step from `steps[index]` in `round` to the last round's
-    /// last as not run, because of `why`. They are in the reports, not in the
-    /// event stream: nothing happened to them.
-    fn not_run(&self, result: &mut RunResult, round: u32, index: usize, why: &str) {
-        let rest = self.steps.iter().skip(index).map(|s| (round, s));
+    /// last as not run, because of `why`, but those in `done` (finished in
+    /// `round` by an earlier run). They are in the reports, not in the event
+    /// stream: nothing happened to them.
+    fn not_run(
+        &self,
+        result: &mut RunResult,
+        round: u32,
+        index: usize,
+        done: &[String],
+        why: &str,
+    ) {
+        let rest = self
+            .steps
+            .iter()
+            .skip(index)
+            .filter(|s| !done.contains(&s.name))
+            .map(|s| (round, s));
         let later =
             (round + 1..=self.max_rounds).flat_map(|r| self.steps.iter().map(move |s| (r, s)));
         for (round, step) in rest.chain(later) {
@@ -259,7 +357,7 @@ fn locate(step: &StepPlan, worker: &str, round: u32, msg: &str) -> String {
     }
 }
 
-fn machine(e: crate::state::StateError) -> RunFailure {
+fn machine(e: StateError) -> RunFailure {
     RunFailure::Machine(e.to_string())
 }
 

@@ -20,6 +20,7 @@ fn step(name: &str) -> StepPlan {
         db: DbAccess::None,
         retry: Retry::default(),
         skip_if: SkipIf::default(),
+        group: None,
         origin: Origin {
             file: "config.yaml".into(),
             pos: Default::default(),
@@ -27,11 +28,22 @@ fn step(name: &str) -> StepPlan {
     }
 }
 
+fn grouped(name: &str, group: &str) -> StepPlan {
+    StepPlan {
+        group: Some(group.into()),
+        ..step(name)
+    }
+}
+
 /// Scripted outcomes per step name (the last one repeats); records every try.
 #[derive(Default)]
 struct Script {
     outcomes: HashMap<String, Vec<Outcome>>,
+    /// How long a try of a step takes (none: no time).
+    takes: HashMap<String, Duration>,
     tried: RefCell<Vec<(u32, String)>>,
+    /// Each try's (round, step) when it ended, in the order they ended.
+    ended: RefCell<Vec<(u32, String)>>,
     dead_after: Option<usize>,
     /// This step never returns (until the run is interrupted).
     hangs: Option<String>,
@@ -42,8 +54,19 @@ impl Script {
         self.outcomes.insert(step.into(), outcomes);
         self
     }
+    fn takes(mut self, step: &str, time: Duration) -> Self {
+        self.takes.insert(step.into(), time);
+        self
+    }
     fn tried(&self) -> Vec<(u32, String)> {
         self.tried.borrow().clone()
+    }
+    fn ended(&self) -> Vec<String> {
+        self.ended
+            .borrow()
+            .iter()
+            .map(|(r, s)| format!("{r}{s}"))
+            .collect()
     }
 }
 
@@ -66,6 +89,10 @@ impl Attempts for Script {
         if self.hangs.as_deref() == Some(step.name.as_str()) {
             std::future::pending::<()>().await;
         }
+        if let Some(time) = self.takes.get(&step.name) {
+            tokio::time::sleep(*time).await;
+        }
+        self.ended.borrow_mut().push((round, step.name.clone()));
         match self.outcomes.get(&step.name) {
             Some(list) => list[n.min(list.len() - 1)].clone(),
             None => Outcome::Passed(json!(null)),
@@ -494,4 +521,193 @@ async fn the_post_load_hook_is_named_as_such() {
         r.outcome,
         Outcome::Failed("post-load hook (stage `post-load`, worker `w`): bad".into())
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_runs_at_once_and_the_groups_after_it_wait_for_all_of_it() {
+    let f = fixture(fresh());
+    let steps = [
+        step("task"),
+        grouped("submit1", "submit"),
+        grouped("submit2", "submit"),
+        grouped("submit3", "submit"),
+        grouped("audit1", "audit"),
+        grouped("audit2", "audit"),
+        step("end"),
+    ];
+    let second = Duration::from_secs(1);
+    let mut script = Script::default()
+        .takes("submit1", 3 * second)
+        .takes("submit2", second)
+        .takes("submit3", 2 * second)
+        .takes("audit1", second)
+        .takes("audit2", 2 * second);
+    let started = Instant::now();
+    let (result, end) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(end, Ok(()));
+    assert_eq!(
+        started.elapsed(),
+        5 * second,
+        "each group takes as long as its slowest step (3 s + 2 s), not the sum (6 s + 3 s)"
+    );
+    assert_eq!(
+        script.ended(),
+        ["1task", "1submit2", "1submit3", "1submit1", "1audit1", "1audit2", "1end"],
+        "steps of a group end in their own time; no audit before every submission"
+    );
+    let names: Vec<&str> = result.steps.iter().map(|r| r.step.as_str()).collect();
+    assert_eq!(
+        names,
+        ["task", "submit1", "submit2", "submit3", "audit1", "audit2", "end"],
+        "results are in step order, whatever order the steps ended in"
+    );
+    assert_eq!(result.steps[1].duration, 3 * second);
+    let groups: Vec<(String, Vec<String>)> = f
+        .recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::GroupStarted { group, steps, .. } => Some((group, steps)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (
+                "submit".into(),
+                vec!["submit1".into(), "submit2".into(), "submit3".into()]
+            ),
+            ("audit".into(), vec!["audit1".into(), "audit2".into()]),
+        ]
+    );
+    let saved = f.saved();
+    assert_eq!(saved.last_completed_step.as_deref(), Some("end"));
+    assert!(saved.promwasm.group_done.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_in_a_group_lets_the_group_finish_and_a_resume_reruns_only_the_unfinished() {
+    let f = fixture(fresh());
+    let steps = [
+        step("task"),
+        grouped("a", "g"),
+        grouped("b", "g"),
+        grouped("c", "g"),
+        step("end"),
+    ];
+    let mut script = Script::default()
+        .with("b", vec![Outcome::Failed("boom".into())])
+        .takes("c", Duration::from_secs(2));
+    let (result, end) = run(&f, &steps, 2, &mut script).await;
+    assert_eq!(end, Ok(()));
+    assert_eq!(
+        statuses(&result),
+        [
+            (1, "task".into(), "passed"),
+            (1, "a".into(), "passed"),
+            (1, "b".into(), "failed"),
+            (1, "c".into(), "passed"),
+            (1, "end".into(), "not run"),
+            (2, "task".into(), "not run"),
+            (2, "a".into(), "not run"),
+            (2, "b".into(), "not run"),
+            (2, "c".into(), "not run"),
+            (2, "end".into(), "not run"),
+        ],
+        "c, still running when b failed, finished; end did not start"
+    );
+    let saved = f.saved();
+    assert_eq!(saved.last_completed_step.as_deref(), Some("task"));
+    assert_eq!(saved.promwasm.group_done, ["a", "c"]);
+
+    // The next run resumes with b alone, then goes on.
+    let f = fixture(saved);
+    let mut script = Script::default();
+    let (result, end) = run(&f, &steps, 2, &mut script).await;
+    assert_eq!(end, Ok(()));
+    let tried: Vec<String> = script
+        .tried()
+        .iter()
+        .map(|(r, s)| format!("{r}{s}"))
+        .collect();
+    assert_eq!(tried, ["1b", "1end", "2task", "2a", "2b", "2c", "2end"]);
+    assert!(result.passed());
+    let groups: Vec<Vec<String>> = f
+        .recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::GroupStarted {
+                round: 1, steps, ..
+            } => Some(steps),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(groups, [vec!["b".to_string()]]);
+}
+
+#[tokio::test]
+async fn a_failure_in_a_resumed_group_leaves_only_its_unfinished_steps_not_run() {
+    let mut state = fresh();
+    state.last_completed_step = Some("task".into());
+    state.promwasm.group_done = vec!["a".into()];
+    let f = fixture(state);
+    let steps = [step("task"), grouped("a", "g"), grouped("b", "g")];
+    let mut script = Script {
+        dead_after: Some(0),
+        ..Script::default()
+    };
+    let (result, end) = run(&f, &steps, 1, &mut script).await;
+    assert!(matches!(end, Err(RunFailure::WorkerDied(_))), "{end:?}");
+    assert_eq!(statuses(&result), [(1, "b".into(), "not run")]);
+}
+
+#[tokio::test]
+async fn from_step_inside_a_group_runs_the_group_from_that_step() {
+    let mut state = fresh();
+    // What `--from-step b` sets: the step before it.
+    state.last_completed_step = Some("a".into());
+    let f = fixture(state);
+    let steps = [
+        step("task"),
+        grouped("a", "g"),
+        grouped("b", "g"),
+        grouped("c", "g"),
+        step("end"),
+    ];
+    let mut script = Script::default();
+    let (result, end) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(end, Ok(()));
+    let names: Vec<&str> = result.steps.iter().map(|r| r.step.as_str()).collect();
+    assert_eq!(names, ["b", "c", "end"]);
+    assert_eq!(f.saved().last_completed_step.as_deref(), Some("end"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_interrupts_every_running_step_of_a_group() {
+    let (interrupt_now, interrupt) = Interrupt::manual();
+    let f = fixture_with(fresh(), interrupt);
+    let steps = [grouped("a", "g"), grouped("b", "g"), step("end")];
+    let mut script = Script {
+        hangs: Some("a".into()),
+        ..Script::default()
+    }
+    .takes("b", Duration::from_secs(5));
+    let ((result, end), ()) = tokio::join!(run(&f, &steps, 1, &mut script), async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        interrupt_now();
+    });
+    assert_eq!(end, Err(RunFailure::Interrupted));
+    assert_eq!(
+        statuses(&result),
+        [
+            (1, "a".into(), "interrupted"),
+            (1, "b".into(), "interrupted"),
+            (1, "end".into(), "not run"),
+        ]
+    );
+    let saved = f.saved();
+    assert_eq!(saved.last_completed_step, None);
+    assert!(saved.promwasm.group_done.is_empty());
 }
