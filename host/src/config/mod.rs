@@ -5,6 +5,7 @@
 mod checker;
 mod diag;
 pub mod env;
+mod groups;
 mod steps;
 pub mod tree;
 mod units;
