@@ -152,3 +152,29 @@ steps:
             .expect_no_output("started worker");
     }
 }
+
+#[test]
+fn from_step_naming_a_later_step_of_a_group_runs_the_group_from_it() {
+    let p = Project::new();
+    p.with_orca_workers("");
+    p.config(
+        "max_rounds: 1
+steps:
+  - { name: a, worker: worker1, module: '{guests}', stage: count-runs, args: { name: a }, group: g }
+  - { name: b, worker: worker2, module: '{guests}', stage: count-runs, args: { name: b }, group: g }
+  - { name: c, worker: worker1, module: '{guests}', stage: count-runs, args: { name: c }, group: g }
+  - { name: d, worker: worker2, module: '{guests}', stage: count-runs, args: { name: d } }
+",
+    );
+    p.run(&[]).expect_code(0);
+    p.run(&["--from-step", "b"])
+        .expect_code(0)
+        .expect_output("── round 1/1 · group g: 2 steps at once (b, c)");
+    let names: Vec<String> = outcomes(&p.report()).into_iter().map(|o| o.1).collect();
+    assert_eq!(names, ["b", "c", "d"]);
+    let runs = &p.state()["global"]["runs"];
+    assert_eq!(
+        [&runs["a"], &runs["b"], &runs["c"], &runs["d"]],
+        [&json!(1), &json!(2), &json!(2), &json!(2)]
+    );
+}
