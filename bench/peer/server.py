@@ -8,7 +8,9 @@ verifies every signed payload (base58 of signature + JSON, as
     POST /audit        {signature, stakingKey, submission,
                         submitterKey, submissionSignature} -> {"valid": bool}
 
-Environment: PORT, TASK_ID (checked against each payload), WORKER_NAME.
+Environment: PORT, TASK_ID (checked against each payload), WORKER_NAME,
+TASK_WORK_MS (server time each /task takes, as a node's real task would;
+default 0; `cargo xtask bench groups` sets it).
 
 Plain sockets, one request per connection (`Connection: close`), a thread
 each: it starts in about 60 ms of CPU (http.server alone would double that),
@@ -21,6 +23,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 import base58
 from nacl.exceptions import BadSignatureError
@@ -29,6 +32,7 @@ from nacl.signing import VerifyKey
 TASK_ID = os.environ.get("TASK_ID", "")
 NAME = os.environ.get("WORKER_NAME", "worker")
 RESULTS = {}  # round -> this worker's result
+WORK_SECONDS = float(os.environ.get("TASK_WORK_MS", "0")) / 1000
 
 
 class Refused(Exception):
@@ -61,6 +65,8 @@ def check_action(body, action):
 
 def task(body):
     payload = check_action(body, "task")
+    if WORK_SECONDS:
+        time.sleep(WORK_SECONDS)
     rnd = payload["roundNumber"]
     digest = hashlib.sha256(f"{TASK_ID}:{rnd}:{body['stakingKey']}".encode()).hexdigest()
     RESULTS[rnd] = {"roundNumber": rnd, "todo": f"todo-{rnd}", "result": digest}

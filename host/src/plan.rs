@@ -153,6 +153,10 @@ pub struct StepPlan {
     pub origin: Origin,
 }
 
+/// The most steps one group may hold: the engine keeps an instance slot per
+/// step that can run at once.
+pub const MAX_GROUP_STEPS: usize = 256;
+
 /// The steps in batches that run one after another: each batch is one step,
 /// or a run of neighbouring steps sharing a `group`, which run at once.
 /// (The config checks that a group's steps are neighbours.)

@@ -178,3 +178,34 @@ steps:
         [&json!(1), &json!(2), &json!(2), &json!(2)]
     );
 }
+
+#[test]
+fn every_step_of_a_large_group_is_alive_at_once() {
+    let p = Project::new();
+    p.with_orca_workers("");
+    // Eleven steps wait for `go`, which the twelfth sets: all twelve hold an
+    // instance at the same moment (the engine's pool has a slot for each).
+    let mut config = String::from("max_rounds: 1\ndefaults: { timeout: 20s }\nsteps:\n");
+    for i in 1..=12 {
+        let ops = if i == 12 {
+            "[ { set: [go, true] } ]"
+        } else {
+            "[ { wait: [go, true] } ]"
+        };
+        config += &format!(
+            "  - {{ name: s{i}, worker: worker{}, module: '{{guests}}', stage: store-script, \
+             group: all, args: {{ ops: {ops} }} }}\n",
+            1 + i % 2
+        );
+    }
+    p.config(&config);
+    p.run(&[])
+        .expect_code(0)
+        .expect_output("group all: 12 steps at once");
+    let report = p.report();
+    assert_eq!(outcomes(&report).len(), 12);
+    assert!(
+        outcomes(&report).iter().all(|o| o.2 == "passed"),
+        "{report:#}"
+    );
+}

@@ -39,7 +39,7 @@ use serde_json::{json, Value};
 use crate::{cargo, cargo_artifacts, io, root};
 
 /// The task id every payload carries (the servers check it).
-const TASK_ID: &str = "peer-bench";
+pub(crate) const TASK_ID: &str = "peer-bench";
 /// Workers of the whole run and of the first readiness figure.
 const FEW: usize = 3;
 /// Workers of the second readiness figure.
@@ -62,31 +62,38 @@ pub fn run(args: &[String]) -> crate::Result {
             .ok_or_else(|| format!("--runs takes a positive number, not `{n}`"))?,
         _ => return Err("usage: cargo xtask bench peer [--runs N]".into()),
     };
-    crate::run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
-    let python = venv()?;
-    let promwasm = cargo_artifacts(cargo().args(["build", "--release", "-p", "promwasm"]))?
-        .binary("promwasm")?;
-    let steps = cargo_artifacts(cargo().args([
-        "build",
-        "--profile",
-        "guest",
-        "--target",
-        "wasm32-wasip2",
-        "-p",
-        "peer-steps",
-    ]))?
-    .wasm("peer_steps")?;
-    let target = promwasm
-        .ancestors()
-        .nth(2)
-        .map_or_else(|| root().join("target"), Path::to_path_buf);
-    let bench = Bench::prepare(&target.join("bench-peer"), python, promwasm, &steps)?;
-    bench.measure(runs)
+    Bench::build()?.measure(runs)
+}
+
+impl Bench {
+    /// Build what the benches run (release promwasm, the steps component,
+    /// the venv) and write the project into `target/bench-peer`.
+    pub(crate) fn build() -> crate::Result<Bench> {
+        crate::run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
+        let python = venv()?;
+        let promwasm = cargo_artifacts(cargo().args(["build", "--release", "-p", "promwasm"]))?
+            .binary("promwasm")?;
+        let steps = cargo_artifacts(cargo().args([
+            "build",
+            "--profile",
+            "guest",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "peer-steps",
+        ]))?
+        .wasm("peer_steps")?;
+        let target = promwasm
+            .ancestors()
+            .nth(2)
+            .map_or_else(|| root().join("target"), Path::to_path_buf);
+        Bench::prepare(&target.join("bench-peer"), python, promwasm, &steps)
+    }
 }
 
 /// `.tools/peer`: a venv with `bench/peer/requirements.txt`, made once (again
 /// when the requirements change). Its Python.
-fn venv() -> crate::Result<PathBuf> {
+pub(crate) fn venv() -> crate::Result<PathBuf> {
     let venv = root().join(".tools/peer");
     let wanted = root().join("bench/peer/requirements.txt");
     let stamp = venv.join("requirements.txt");
@@ -110,16 +117,18 @@ fn venv() -> crate::Result<PathBuf> {
 }
 
 /// What the runs use: the generated project and the programs.
-struct Bench {
+pub(crate) struct Bench {
     /// The project root (`tests/` holds the configs, `.env`, keys).
-    project: PathBuf,
-    python: PathBuf,
+    pub(crate) project: PathBuf,
+    pub(crate) python: PathBuf,
     promwasm: PathBuf,
+    /// The steps component, as a YAML (JSON) string.
+    pub(crate) module: String,
     /// `PATH` with the venv first: promwasm runs `server_entrypoint` with
     /// `python3`, which must be the venv's, as for the others.
     path: OsString,
     cache: PathBuf,
-    base_port: u16,
+    pub(crate) base_port: u16,
 }
 
 /// One scenario: its steps, rounds and workers.
@@ -239,6 +248,7 @@ impl Bench {
             project: dir.to_path_buf(),
             python,
             promwasm,
+            module,
             path,
             cache: dir.join("cache"),
             base_port,
@@ -423,6 +433,26 @@ impl Bench {
         Ok(())
     }
 
+    /// `promwasm run --reset` of `config` (under `tests/`) with `workers`
+    /// workers; its wall time and JSON report.
+    pub(crate) fn promwasm_report(
+        &self,
+        config: &str,
+        workers: usize,
+    ) -> crate::Result<(f64, Value)> {
+        let json = self.project.join("report.json");
+        let mut cmd = Command::new(&self.promwasm);
+        cmd.arg("run")
+            .arg(self.project.join("tests").join(config))
+            .arg("--reset")
+            .arg("--json")
+            .arg(&json);
+        let (wall, _, _) = self.timed(&mut cmd, workers, &format!("promwasm ({config})"))?;
+        let text = std::fs::read_to_string(&json).map_err(io(&json))?;
+        let doc = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+        Ok((wall, doc))
+    }
+
     /// `promwasm run` of a scenario, `--reset`; wall time, and with `report`
     /// the times its `ready` and `sets` steps gave.
     fn promwasm(&self, s: &Scenario, report: bool) -> crate::Result<(f64, Times)> {
@@ -545,14 +575,14 @@ enum Target {
 }
 
 /// Median, min and max of some runs, in seconds.
-struct Stats {
-    median: f64,
-    min: f64,
+pub(crate) struct Stats {
+    pub(crate) median: f64,
+    pub(crate) min: f64,
     max: f64,
 }
 
 impl Stats {
-    fn of(mut xs: Vec<f64>) -> Stats {
+    pub(crate) fn of(mut xs: Vec<f64>) -> Stats {
         xs.sort_by(f64::total_cmp);
         let n = xs.len();
         let median = if n % 2 == 1 {
@@ -567,7 +597,7 @@ impl Stats {
         }
     }
 
-    fn show(&self) -> String {
+    pub(crate) fn show(&self) -> String {
         format!(
             "{} ({}–{})",
             secs(self.median),
@@ -628,14 +658,14 @@ fn wait_ports_free(base: u16, n: usize) -> crate::Result {
     }
 }
 
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|l| l.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".into())
 }
 
-fn python_version(python: &Path) -> String {
+pub(crate) fn python_version(python: &Path) -> String {
     Command::new(python)
         .arg("--version")
         .output()
@@ -652,6 +682,6 @@ fn tail(bytes: &[u8]) -> String {
     out
 }
 
-fn write(path: &Path, text: &str) -> crate::Result {
+pub(crate) fn write(path: &Path, text: &str) -> crate::Result {
     std::fs::write(path, text).map_err(io(path))
 }

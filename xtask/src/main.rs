@@ -10,6 +10,7 @@
 //!   bench     run the benchmarks (step overhead, seeding throughput, load times)
 //!   bench peer     promwasm side by side with prometheus-test 0.1.10
 //!   bench workers  many workers started to ready, against a plain script's floor
+//!   bench groups   what parallel steps (`group`) save, against the same steps one by one
 //!
 //! `test` hands the end-to-end tests what cargo reported building (from
 //! `--message-format=json-render-diagnostics`), never paths guessed under
@@ -27,6 +28,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 
+mod bench_groups;
 mod bench_peer;
 mod bench_workers;
 mod langs;
@@ -54,8 +56,11 @@ fn main() -> ExitCode {
         "bench" => match rest.first().map(String::as_str) {
             Some("peer") => bench_peer::run(&rest[1..]),
             Some("workers") => bench_workers::run(&rest[1..]),
+            Some("groups") => bench_groups::run(&rest[1..]),
             None => bench(),
-            Some(other) => Err(format!("unknown bench `{other}`: try `peer` or `workers`")),
+            Some(other) => Err(format!(
+                "unknown bench `{other}`: try `peer`, `workers` or `groups`"
+            )),
         },
         _ => {
             eprintln!("usage: cargo xtask <example|test|guests|setup|bench> [args]");

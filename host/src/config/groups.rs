@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::checker::Checker;
 use super::diag::Pos;
 use super::tree::Node;
+use crate::plan::MAX_GROUP_STEPS;
 
 /// Reads each step's `group` and checks that a group's steps are
 /// neighbours: a group is one batch of steps run at once, so a step of it
@@ -14,8 +15,8 @@ use super::tree::Node;
 pub struct GroupChecker {
     /// The group of the step before (`None`: it had none).
     previous: Option<String>,
-    /// Where each group began, and its first step's name.
-    began: HashMap<String, (Pos, String)>,
+    /// Where each group began, its first step's name, and its steps so far.
+    began: HashMap<String, (Pos, String, usize)>,
 }
 
 impl GroupChecker {
@@ -40,8 +41,8 @@ impl GroupChecker {
             other => other,
         };
         if let Some(g) = &group {
-            match self.began.get(g) {
-                Some((first, first_step)) if self.previous.as_ref() != Some(g) => c.error(
+            match self.began.get_mut(g) {
+                Some((first, first_step, _)) if self.previous.as_ref() != Some(g) => c.error(
                     pos,
                     format!("{what} is in group `{g}`, whose other steps are not next to it"),
                     Some(format!(
@@ -50,10 +51,26 @@ impl GroupChecker {
                         first.line
                     )),
                 ),
-                Some(_) => {}
+                Some((first, first_step, steps)) => {
+                    *steps += 1;
+                    if *steps == MAX_GROUP_STEPS + 1 {
+                        c.error(
+                            pos,
+                            format!(
+                                "group `{g}` has more than {MAX_GROUP_STEPS} steps; {what} is one too many"
+                            ),
+                            Some(format!(
+                                "the group begins with step `{first_step}` at line {}; every step \
+                                 of a group holds an instance and its memory at once, so split it \
+                                 into groups that run one after another",
+                                first.line
+                            )),
+                        );
+                    }
+                }
                 None => {
                     let first = name.unwrap_or("?").to_string();
-                    self.began.insert(g.clone(), (pos, first));
+                    self.began.insert(g.clone(), (pos, first, 1));
                 }
             }
         }

@@ -735,3 +735,16 @@ post_load: { module: step.wasm, group: g }
     );
     loaded.error("unknown key `group` in `post_load`");
 }
+
+#[test]
+fn a_group_holds_at_most_max_group_steps() {
+    let f = Fixture::new();
+    let mut yaml = String::from("steps:\n");
+    for i in 0..=crate::plan::MAX_GROUP_STEPS {
+        yaml += &format!("  - {{ name: s{i}, worker: worker1, module: step.wasm, group: big }}\n");
+    }
+    let loaded = f.load(&yaml);
+    let error = loaded.error("group `big` has more than 256 steps; step `s256` is one too many");
+    assert_eq!(error.pos.map(|p| p.line), Some(258));
+    assert_eq!(loaded.diags.0.len(), 1, "{}", loaded.diags);
+}

@@ -77,8 +77,9 @@ pub struct Engine {
     ticking: Arc<AtomicBool>,
 }
 
-/// Instances alive at once by default: steps run one at a time, and a
-/// finished step's instance is dropped before the next starts.
+/// Instances alive at once, at least: a step runs alone (its instance is
+/// dropped before the next starts) unless it is in a group, whose steps
+/// each hold one ([`EngineBuilder::concurrency`]).
 pub const DEFAULT_CONCURRENCY: u32 = 4;
 /// Bytes of each memory and table slot kept mapped (and zeroed) between
 /// instances: a small guest's hot first pages without a page fault each.
@@ -267,5 +268,20 @@ impl Engine {
                 reason: check::explain_compile_error(&format!("{e:#}"), &bytes),
             })?;
         Ok(check::inspect(&self.engine, &component, &bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pool_for_the_largest_group_can_be_made() {
+        // Every slot is reserved address space up front: the most a config
+        // may ask for must still fit, with the largest default memory cap.
+        let engine = Engine::builder()
+            .concurrency(crate::plan::MAX_GROUP_STEPS as u32)
+            .build();
+        assert!(engine.is_ok(), "{:?}", engine.err());
     }
 }

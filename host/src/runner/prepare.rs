@@ -145,9 +145,16 @@ fn engine(plan: &Plan, opts: &RunOptions) -> Result<Engine, RunError> {
         .chain([crate::plan::Limits::default().memory_bytes])
         .max()
         .unwrap_or_default();
+    // A slot for every step of the largest group: they are alive at once.
+    let largest_group = crate::plan::batches(&plan.steps)
+        .iter()
+        .map(|b| b.len() as u32)
+        .max()
+        .unwrap_or(1);
     Engine::builder()
         .cache_dir(opts.cache_dir.clone())
         .memory_cap(memory_cap)
+        .concurrency(largest_group.max(crate::engine::DEFAULT_CONCURRENCY))
         .build()
         .map_err(|e| {
             RunError::Machine(anyhow::anyhow!(
