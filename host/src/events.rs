@@ -68,6 +68,13 @@ pub enum Event {
         /// Its process id.
         pid: u32,
     },
+    /// A worker answered its readiness probe.
+    WorkerReady {
+        /// Worker name.
+        name: String,
+        /// How long after the workers' start began.
+        after: Duration,
+    },
     /// A line of a worker's output.
     WorkerOutput {
         /// Worker name.
@@ -163,6 +170,7 @@ impl Event {
             | Event::Seeded { .. }
             | Event::RoundsCounted { .. }
             | Event::WorkerStarted { .. }
+            | Event::WorkerReady { .. }
             | Event::WorkerStopped { .. }
             | Event::GroupStarted { .. }
             | Event::StepStarted { .. }

@@ -118,7 +118,9 @@ fn piped_output_is_plain_lines_and_quiet_and_verbose_change_how_many() {
     verbose
         .expect_code(0)
         .expect_line(&["✓ passed", "hello@worker1", "→ {\"greeting\":\"hi\"}"])
+        .expect_line(&["worker worker1 ready after ", " ms"])
         .expect_output("── round 1 done");
+    normal.expect_no_output("worker worker1 ready after");
     p.run(&["--quiet", "--verbose"])
         .expect_code(2)
         .expect_errors(&["--quiet", "--verbose", "cannot be used with"]);

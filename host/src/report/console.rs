@@ -55,7 +55,10 @@ impl Console {
     fn text(&self, event: &Event) -> Option<String> {
         let shown = match self.verbosity {
             Verbosity::Verbose => true,
-            Verbosity::Normal => !matches!(event, Event::RoundFinished { .. }),
+            Verbosity::Normal => !matches!(
+                event,
+                Event::RoundFinished { .. } | Event::WorkerReady { .. }
+            ),
             Verbosity::Quiet => match event {
                 Event::StepFinished(r) => {
                     !matches!(r.outcome, Outcome::Passed(_) | Outcome::Skipped(_))
@@ -193,6 +196,9 @@ fn line(event: &Event) -> Option<String> {
             Stream::Stdout => format!("[{name}] {line}"),
             Stream::Stderr => format!("[{name} ERR] {line}"),
         },
+        Event::WorkerReady { name, after } => {
+            format!("worker {name} ready after {} ms", after.as_millis())
+        }
         Event::WorkerStopped { name } => format!("stopped worker {name}"),
         Event::GroupStarted {
             round,

@@ -15,6 +15,8 @@ pub struct Live {
     bars: MultiProgress,
     now: ProgressBar,
     workers_started: usize,
+    /// Workers that answered their readiness probe (local and remote).
+    workers_ready: usize,
     /// The running steps (more than one in a group), in the order they began.
     running: Vec<Running>,
 }
@@ -51,6 +53,7 @@ impl Live {
             bars,
             now,
             workers_started: 0,
+            workers_ready: 0,
             running: Vec::new(),
         }
     }
@@ -67,10 +70,11 @@ impl Live {
             Event::MongoStarted { .. } => "seeding MongoDB".to_string(),
             Event::WorkerStarted { .. } => {
                 self.workers_started += 1;
-                format!(
-                    "starting workers: {} started, waiting until they answer",
-                    self.workers_started
-                )
+                self.workers_message()
+            }
+            Event::WorkerReady { .. } => {
+                self.workers_ready += 1;
+                self.workers_message()
             }
             Event::StepStarted {
                 round,
@@ -121,6 +125,13 @@ impl Live {
         self.now.set_message(message);
     }
 
+    fn workers_message(&self) -> String {
+        format!(
+            "starting workers: {} started, {} ready",
+            self.workers_started, self.workers_ready
+        )
+    }
+
     fn find(&mut self, round: u32, step: &str) -> Option<&mut Running> {
         self.running
             .iter_mut()
@@ -165,6 +176,17 @@ impl Drop for Live {
 mod tests {
     use super::*;
 
+    /// A spinner that draws nowhere.
+    fn hidden() -> Live {
+        Live {
+            bars: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
+            now: ProgressBar::hidden(),
+            workers_started: 0,
+            workers_ready: 0,
+            running: Vec::new(),
+        }
+    }
+
     #[test]
     fn the_spinner_says_round_step_worker_and_attempt() {
         assert_eq!(
@@ -175,12 +197,7 @@ mod tests {
             step_title(0, 3, "post-load", "seed", "worker1"),
             "post-load hook (seed on worker1)"
         );
-        let mut live = Live {
-            bars: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
-            now: ProgressBar::hidden(),
-            workers_started: 0,
-            running: Vec::new(),
-        };
+        let mut live = hidden();
         live.event(&Event::StepStarted {
             round: 1,
             max_rounds: 2,
@@ -217,12 +234,7 @@ mod tests {
 
     #[test]
     fn a_group_shows_every_running_step_until_one_is_left() {
-        let mut live = Live {
-            bars: MultiProgress::with_draw_target(ProgressDrawTarget::hidden()),
-            now: ProgressBar::hidden(),
-            workers_started: 0,
-            running: Vec::new(),
-        };
+        let mut live = hidden();
         for step in ["a", "b", "c"] {
             live.event(&started(step));
         }
@@ -255,5 +267,22 @@ mod tests {
         live.event(&finished("a"));
         live.event(&finished("c"));
         assert_eq!(live.now.message(), "round 2/3 · b (b on w) · attempt 2/2");
+    }
+
+    #[test]
+    fn while_workers_start_the_spinner_counts_started_and_ready() {
+        let mut live = hidden();
+        for (name, pid) in [("w1", 10), ("w2", 11)] {
+            live.event(&Event::WorkerStarted {
+                name: name.into(),
+                port: 5000,
+                pid,
+            });
+        }
+        live.event(&Event::WorkerReady {
+            name: "w2".into(),
+            after: Duration::from_millis(80),
+        });
+        assert_eq!(live.now.message(), "starting workers: 2 started, 1 ready");
     }
 }

@@ -229,12 +229,20 @@ impl Run<'_> {
                 line: l.line.clone(),
             })
         });
-        let on_started = |w: &crate::plan::WorkerPlan, pid: u32| {
-            self.events.emit(Event::WorkerStarted {
-                name: w.name.clone(),
-                port: w.port,
-                pid,
-            })
+        let progress = workers::Progress {
+            started: &|w, pid| {
+                self.events.emit(Event::WorkerStarted {
+                    name: w.name.clone(),
+                    port: w.port,
+                    pid,
+                })
+            },
+            ready: &|w, after| {
+                self.events.emit(Event::WorkerReady {
+                    name: w.name.clone(),
+                    after,
+                })
+            },
         };
         let started = workers::start(
             &self.plan.workers,
@@ -244,7 +252,7 @@ impl Run<'_> {
             output,
             // Secrets stay out of the log files and error tails too, not only the console.
             Arc::new(crate::mask::Masker::from_plan(self.plan)),
-            &on_started,
+            &progress,
         );
         let mut set = match interrupt.guard(started).await {
             None => {

@@ -127,11 +127,20 @@ pub struct WorkerSet {
     usage: Option<Sampler>,
 }
 
+/// What [`start`] tells its caller as the workers come up.
+pub struct Progress<'a> {
+    /// A worker's process was spawned, with this pid.
+    pub started: &'a (dyn Fn(&WorkerPlan, u32) + Sync),
+    /// A worker answered its readiness probe, this long after the start began.
+    pub ready: &'a (dyn Fn(&WorkerPlan, Duration) + Sync),
+}
+
 /// Start every worker that has a launch command, in parallel, and wait until all are ready.
 ///
 /// Each output line goes to `output` and to `log_dir/<worker>.log`, with
-/// secrets masked; `started` hears of each process as it is spawned. Nothing
-/// here prints: the caller turns these into events.
+/// secrets masked; `progress` hears of each process as it is spawned and of
+/// each worker as it is ready. Nothing here prints: the caller turns these
+/// into events.
 pub async fn start(
     workers: &[Arc<WorkerPlan>],
     base_env: &BTreeMap<String, String>,
@@ -139,8 +148,9 @@ pub async fn start(
     log_dir: &Path,
     output: OutputSink,
     masker: Arc<Masker>,
-    started: &(dyn Fn(&WorkerPlan, u32) + Sync),
+    progress: &Progress<'_>,
 ) -> Result<WorkerSet, WorkerError> {
+    let began = Instant::now();
     let taken = ports::taken(workers);
     if !taken.is_empty() {
         return Err(WorkerError::PortsTaken { taken });
@@ -165,7 +175,7 @@ pub async fn start(
     for w in workers {
         if let Some(launch) = &w.launch {
             let process = spawn(w, launch, base_env, extra_env, log_dir, &output, &masker)?;
-            started(w, process.pid().unwrap_or(0));
+            (progress.started)(w, process.pid().unwrap_or(0));
             set.running.push(process);
         }
     }
@@ -173,12 +183,14 @@ pub async fn start(
     // not when its readiness deadline passes.
     let failure = {
         let pending = AtomicUsize::new(workers.len());
-        let ready = futures::future::join_all(
-            workers
-                .iter()
-                .zip(&probes)
-                .map(|(w, probe)| wait_ready(w, probe, client.as_ref(), &pending)),
-        );
+        let ready =
+            futures::future::join_all(workers.iter().zip(&probes).map(|(w, probe)| async {
+                let ready = wait_ready(w, probe, client.as_ref(), &pending).await;
+                if ready.is_ok() {
+                    (progress.ready)(w, began.elapsed());
+                }
+                ready
+            }));
         tokio::pin!(ready);
         loop {
             tokio::select! {
@@ -338,13 +350,20 @@ async fn probe_until_ready(
     };
     let deadline = Instant::now() + timeout;
     let mut pause = PROBE_PAUSE_MIN;
+    // An HTTP probe waits for the port at a connect's pace (the server sees
+    // no request), then asks its path, backing off: each GET is a request
+    // the server sees and may log.
+    let mut listening = !probe.is_http();
     while Instant::now() < deadline {
-        if probe.once(client).await.is_ok() {
+        if !listening && probe.connect().await.is_ok() {
+            listening = true;
+            pause = PROBE_PAUSE_MIN;
+        }
+        if listening && probe.once(client).await.is_ok() {
             return Ok(());
         }
         tokio::time::sleep(pause).await;
-        pause = if probe.is_http() {
-            // A request the server sees (and may log): back off.
+        pause = if listening && probe.is_http() {
             (pause * 2).min(PROBE_PAUSE_MAX)
         } else {
             let share = PROBE_PAUSE_PER_PENDING

@@ -78,26 +78,30 @@ impl Probe {
         }
     }
 
+    /// Whether a TCP connection to its address opens, within
+    /// [`CONNECT_TIMEOUT`]. (Before an HTTP probe: the server does not see it.)
+    pub async fn connect(&self) -> Result<(), String> {
+        let connect = async {
+            if self.known.is_empty() {
+                tokio::net::TcpStream::connect(&self.addr).await
+            } else {
+                tokio::net::TcpStream::connect(&self.known[..]).await
+            }
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no connection within {CONNECT_TIMEOUT:?}")),
+        }
+    }
+
     /// Probe once, within [`CONNECT_TIMEOUT`] or [`HTTP_TIMEOUT`]: `Ok` when
     /// it answered as asked, else why not. `client` is needed for an HTTP
     /// probe only.
     pub async fn once(&self, client: Option<&reqwest::Client>) -> Result<(), String> {
-        let (connect_timeout, http_timeout) = (CONNECT_TIMEOUT, HTTP_TIMEOUT);
+        let http_timeout = HTTP_TIMEOUT;
         match (&self.http, client) {
-            (None, _) => {
-                let connect = async {
-                    if self.known.is_empty() {
-                        tokio::net::TcpStream::connect(&self.addr).await
-                    } else {
-                        tokio::net::TcpStream::connect(&self.known[..]).await
-                    }
-                };
-                match tokio::time::timeout(connect_timeout, connect).await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!("no connection within {connect_timeout:?}")),
-                }
-            }
+            (None, _) => self.connect().await,
             (Some(url), Some(client)) => match client.get(url).timeout(http_timeout).send().await {
                 Ok(r) if r.status().is_success() => Ok(()),
                 Ok(r) => Err(format!("answered {}", r.status())),
