@@ -507,7 +507,7 @@ fn a_worker_that_exits_while_a_step_runs_fails_that_step_at_once() {
     run.expect_code(1)
         .expect_output("worker `brief` exited")
         .expect_output("worker gave up")
-        .expect_output("it died while this step ran");
+        .expect_output("(while this step ran)");
     let report = p.report();
     assert_eq!(
         promwasm_e2e::outcomes(&report),

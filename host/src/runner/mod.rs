@@ -410,7 +410,7 @@ impl Attempts for Sandbox<'_, '_> {
                 }
                 run.outcome
             }
-            death = self.worker_death() => Outcome::Failed(format!("{death}\n(it died while this step ran)")),
+            death = self.worker_death() => Outcome::Failed(format!("{death}\n(while this step ran)")),
         }
     }
 
