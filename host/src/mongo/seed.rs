@@ -6,10 +6,11 @@
 //! Differences from prometheus-test, all in the direction of failing earlier
 //! and clearer: data files are parsed and validated before anything starts
 //! ([`check_data_file`], which `promwasm check` and `run` call while loading
-//! the config) and again before anything is cleared, collections are processed in parallel (where the server gains from
-//! it), inserts are batched and
-//! unordered, an empty array imports nothing (pymongo would raise), and
-//! `required_count` is checked after import rather than only for missing files.
+//! the config) and again before anything is cleared, collections are
+//! processed in parallel (where the server gains from it), inserts are
+//! batched and unordered, an empty array imports nothing (pymongo would
+//! raise), and `required_count` is checked after import rather than only
+//! for missing files.
 //!
 //! Speed: the server is the bottleneck, and it sits idle while the files are
 //! parsed, so parsing uses every core (files in parallel, each file's
