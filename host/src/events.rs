@@ -182,6 +182,7 @@ impl Event {
                 run.steps.iter_mut().for_each(|r| mask_step(r, m));
                 if let Some(
                     RunFailure::WorkerDied(msg)
+                    | RunFailure::DatabaseDied(msg)
                     | RunFailure::Machine(msg)
                     | RunFailure::Invalid(msg),
                 ) = &mut run.failure

@@ -126,6 +126,9 @@ pub fn percentile(samples: &[Duration], p: u32) -> Option<Duration> {
 pub enum RunFailure {
     /// A worker exited while steps ran; the message has its stderr tail.
     WorkerDied(String),
+    /// The database server promwasm started for the run exited while steps
+    /// ran; the message has its log's tail.
+    DatabaseDied(String),
     /// Ctrl-C or SIGTERM; the state is saved.
     Interrupted,
     /// The machine failed us (a worker or MongoDB could not start, the
@@ -138,9 +141,10 @@ pub enum RunFailure {
 impl std::fmt::Display for RunFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunFailure::WorkerDied(msg) | RunFailure::Machine(msg) | RunFailure::Invalid(msg) => {
-                f.write_str(msg)
-            }
+            RunFailure::WorkerDied(msg)
+            | RunFailure::DatabaseDied(msg)
+            | RunFailure::Machine(msg)
+            | RunFailure::Invalid(msg) => f.write_str(msg),
             RunFailure::Interrupted => {
                 f.write_str("interrupted; the state is saved, run again to resume")
             }

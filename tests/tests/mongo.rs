@@ -304,3 +304,53 @@ fn a_resumed_run_finds_the_managed_servers_data() {
         .expect_output("todos: imported 4");
     assert_eq!(p.report()["steps"][0]["detail"]["count"], json!(4));
 }
+
+#[test]
+fn a_managed_server_that_dies_mid_run_fails_the_run_with_an_error_naming_it() {
+    let p = Project::new();
+    p.with_orca_workers("");
+    p.write("data/todos.json", TODOS);
+    // The step waits for a key nobody sets: it is still running when the
+    // server goes, and only the watch on the server can end it early.
+    p.config(&format!(
+        "max_rounds: 1\nmongodb:\n  database: e2e\n  collections:\n{TODOS_ONLY}steps:\n\
+         - name: wait\n  worker: worker1\n  module: {{guests}}\n  stage: store-script\n  timeout: 60s\n  \
+           args: {{ ops: [ {{ wait: [never, true] }} ] }}\n\
+         - name: after\n  worker: worker1\n  module: {{guests}}\n  stage: echo\n"
+    ));
+    let mut live = p.start(&[]);
+    live.wait_for("── round 1/1 · wait", Duration::from_secs(60));
+    let storage = p.tests().join("data/mongodb").display().to_string();
+    let servers = promwasm_e2e::processes_mentioning(&storage);
+    assert_eq!(servers.len(), 1, "one managed server: {servers:?}");
+    for pid in servers.keys() {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(*pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+    let started = Instant::now();
+    let run = live.finish(Duration::from_secs(60));
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the step's 60 s timeout did not end it"
+    );
+    run.expect_code(1)
+        .expect_output("server promwasm started for this run exited")
+        .expect_output("(while this step ran)");
+    let report = p.report();
+    assert_eq!(report["error_kind"], json!("database-died"), "{report:#}");
+    assert_eq!(
+        promwasm_e2e::outcomes(&report),
+        vec![
+            (1, "wait".to_string(), "failed".to_string()),
+            (1, "after".to_string(), "not-run".to_string()),
+        ]
+    );
+    let junit = std::fs::read_to_string(p.run_dir().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<error") && junit.contains("server promwasm started for this run exited"),
+        "{junit}"
+    );
+}

@@ -517,6 +517,11 @@ fn a_worker_that_exits_while_a_step_runs_fails_that_step_at_once() {
         ],
         "the step its worker died under fails, with the death as its cause; `after` never runs"
     );
+    assert_eq!(
+        report["error_kind"],
+        json!("worker-died"),
+        "the run failed too, not only the step (JUnit: an <error>)"
+    );
     let detail = step_of(&report, 1, "wait")["detail"]
         .as_str()
         .unwrap_or_default()

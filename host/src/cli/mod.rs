@@ -37,7 +37,7 @@ pub mod exit {
                 Some(RunFailure::Interrupted) => INTERRUPTED,
                 Some(RunFailure::Machine(_)) => SETUP,
                 Some(RunFailure::Invalid(_)) => INVALID,
-                Some(RunFailure::WorkerDied(_)) => STEP_FAILED,
+                Some(RunFailure::WorkerDied(_) | RunFailure::DatabaseDied(_)) => STEP_FAILED,
                 None if run.any_step_failed() => STEP_FAILED,
                 None => OK,
             },

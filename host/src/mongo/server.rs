@@ -359,6 +359,24 @@ impl ManagedServer {
         &self.log_file
     }
 
+    /// Why it is gone, if it has exited: its status, its log, the log's
+    /// last lines.
+    pub fn exited_mid_run(&mut self) -> Option<String> {
+        let process = self.process.as_mut()?;
+        let status = process.try_exit_status()?;
+        let tail: Vec<String> = process
+            .tail(None)
+            .iter()
+            .map(|l| format!("  {l}"))
+            .collect();
+        Some(format!(
+            "the {} server promwasm started for this run exited ({status}); its log is {}; last lines:\n{}",
+            self.kind,
+            self.log_file.display(),
+            if tail.is_empty() { "  (nothing)".to_string() } else { tail.join("\n") }
+        ))
+    }
+
     /// Stop the server: SIGTERM to its process group, the supervisor's grace
     /// period ([`crate::supervisor::GRACE`]), then SIGKILL; then remove its temporary storage.
     pub async fn stop(mut self) {

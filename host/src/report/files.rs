@@ -133,6 +133,7 @@ fn junit_status(outcome: &Outcome) -> quick_junit::TestCaseStatus {
 fn failure_kind(failure: &RunFailure) -> &'static str {
     match failure {
         RunFailure::WorkerDied(_) => "worker-died",
+        RunFailure::DatabaseDied(_) => "database-died",
         RunFailure::Interrupted => "interrupted",
         RunFailure::Machine(_) => "machine",
         RunFailure::Invalid(_) => "invalid",

@@ -2,6 +2,7 @@
 //! for the run; seeding it on a fresh run; counting rounds from it.
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -20,7 +21,8 @@ pub struct RunDatabase {
     pub uri: String,
     /// Collections to seed at once on this server.
     collections_at_once: usize,
-    managed: Option<ManagedServer>,
+    /// Locked only to ask whether it still runs.
+    managed: Option<Mutex<ManagedServer>>,
 }
 
 impl RunDatabase {
@@ -84,8 +86,22 @@ impl RunDatabase {
                 .map_or(mongo::seed::PARALLEL_COLLECTIONS, |s| {
                     s.kind().collections_at_once()
                 }),
-            managed,
+            managed: managed.map(Mutex::new),
         }))
+    }
+
+    /// Whether promwasm started the server (and so watches it).
+    pub fn is_managed(&self) -> bool {
+        self.managed.is_some()
+    }
+
+    /// Why the server promwasm started is gone, if it is.
+    pub fn died(&self) -> Option<String> {
+        let managed = self.managed.as_ref()?;
+        managed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .exited_mid_run()
     }
 
     /// prometheus-test's fresh start: empty the collections, import the data files.
@@ -134,7 +150,10 @@ impl RunDatabase {
     /// Stop the managed server, if any.
     pub async fn stop(self) {
         if let Some(s) = self.managed {
-            s.stop().await;
+            s.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .stop()
+                .await;
         }
     }
 }

@@ -276,6 +276,7 @@ impl Run<'_> {
             locked: self.locked,
             session: &session,
             workers: Some(Mutex::new(&mut set)),
+            database: self.database,
         };
         let looped = rounds.run(&mut sandbox, result).await;
         // The sandbox borrows the set; it must be done with it before stopping.
@@ -314,6 +315,7 @@ impl Run<'_> {
                     locked: self.locked,
                     session,
                     workers: None,
+                    database: self.database,
                 };
                 let r = rounds.step(&sandbox, hook, 0).await;
                 if r.outcome.is_failure() || r.outcome == Outcome::Interrupted {
@@ -363,23 +365,32 @@ struct Sandbox<'a, 's> {
     locked: &'a LockedRun,
     session: &'a Session<'s>,
     workers: Option<Mutex<&'a mut WorkerSet>>,
+    database: Option<&'a RunDatabase>,
 }
 
 impl Sandbox<'_, '_> {
-    fn dead_worker(&self) -> Option<String> {
-        let workers = self.workers.as_ref()?;
-        let mut set = workers.lock().unwrap_or_else(|p| p.into_inner());
-        set.check_alive().err().map(|e| e.to_string())
+    /// A process the run depends on that has died: a worker, or the
+    /// database server promwasm started.
+    fn death(&self) -> Option<RunFailure> {
+        if let Some(workers) = &self.workers {
+            let mut set = workers.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = set.check_alive() {
+                return Some(RunFailure::WorkerDied(e.to_string()));
+            }
+        }
+        self.database?.died().map(RunFailure::DatabaseDied)
     }
 
-    /// Resolves when a worker has died; never when there are none to watch.
-    async fn worker_death(&self) -> String {
-        if self.workers.is_none() {
+    /// Resolves when a process the run depends on has died; never when
+    /// there are none to watch.
+    async fn watch(&self) -> RunFailure {
+        let managed_db = self.database.is_some_and(RunDatabase::is_managed);
+        if self.workers.is_none() && !managed_db {
             return std::future::pending().await;
         }
         loop {
             tokio::time::sleep(WORKER_WATCH).await;
-            if let Some(death) = self.dead_worker() {
+            if let Some(death) = self.death() {
                 return death;
             }
         }
@@ -410,12 +421,12 @@ impl Attempts for Sandbox<'_, '_> {
                 }
                 run.outcome
             }
-            death = self.worker_death() => Outcome::Failed(format!("{death}\n(while this step ran)")),
+            death = self.watch() => Outcome::Failed(format!("{death}\n(while this step ran)")),
         }
     }
 
-    fn check_workers(&mut self) -> Result<(), String> {
-        self.dead_worker().map_or(Ok(()), Err)
+    fn check_run(&mut self) -> Result<(), RunFailure> {
+        self.death().map_or(Ok(()), Err)
     }
 }
 

@@ -33,8 +33,9 @@ pub trait Attempts {
     async fn attempt(&self, step: &StepPlan, round: u32, log: &LogCtx, http: &HttpMeter)
         -> Outcome;
 
-    /// Fails when a worker has died; asked before every step.
-    fn check_workers(&mut self) -> Result<(), String>;
+    /// Fails when a process the run depends on (a worker, the managed
+    /// database server) has died; asked before every step.
+    fn check_run(&mut self) -> Result<(), RunFailure>;
 }
 
 /// The steps of every round, and where their progress is kept.
@@ -81,9 +82,9 @@ impl RoundLoop<'_> {
                     self.not_run(result, round, batch.start, done, why);
                     return Err(RunFailure::Interrupted);
                 }
-                if let Err(death) = attempts.check_workers() {
-                    self.not_run(result, round, batch.start, done, "a worker died before it");
-                    return Err(RunFailure::WorkerDied(death));
+                if let Err(death) = attempts.check_run() {
+                    self.not_run(result, round, batch.start, done, died_before(&death));
+                    return Err(death);
                 }
                 let finished = self.batch(&*attempts, batch.clone(), done, round).await;
                 let mut saved = Ok(());
@@ -103,6 +104,12 @@ impl RoundLoop<'_> {
                     return Err(RunFailure::Interrupted);
                 }
                 if let Some(step) = failed {
+                    // A step that failed because a worker or the database went
+                    // away: the run failed, not only the step.
+                    if let Err(death) = attempts.check_run() {
+                        self.not_run(result, round, batch.end, &[], died_before(&death));
+                        return Err(death);
+                    }
                     let why = format!("round {round}, step `{step}` did not pass");
                     self.not_run(result, round, batch.end, &[], &why);
                     return Ok(());
@@ -340,6 +347,14 @@ fn resume_index(steps: &[StepPlan], last_completed: Option<&str>) -> usize {
     last_completed
         .and_then(|l| steps.iter().position(|s| s.name == l))
         .map_or(0, |i| i + 1)
+}
+
+/// Why the steps left by a run-level failure did not run.
+fn died_before(death: &RunFailure) -> &'static str {
+    match death {
+        RunFailure::DatabaseDied(_) => "the database server died before it",
+        _ => "a worker died before it",
+    }
 }
 
 /// A failure message that names where it happened.

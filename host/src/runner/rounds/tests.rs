@@ -45,6 +45,8 @@ struct Script {
     /// Each try's (round, step) when it ended, in the order they ended.
     ended: RefCell<Vec<(u32, String)>>,
     dead_after: Option<usize>,
+    /// What dies then (default: a worker).
+    death: Option<RunFailure>,
     /// This step never returns (until the run is interrupted).
     hangs: Option<String>,
 }
@@ -99,9 +101,12 @@ impl Attempts for Script {
         }
     }
 
-    fn check_workers(&mut self) -> Result<(), String> {
+    fn check_run(&mut self) -> Result<(), RunFailure> {
         match self.dead_after {
-            Some(n) if self.tried.borrow().len() >= n => Err("worker `w` exited".into()),
+            Some(n) if self.tried.borrow().len() >= n => Err(self
+                .death
+                .clone()
+                .unwrap_or_else(|| RunFailure::WorkerDied("worker `w` exited".into()))),
             _ => Ok(()),
         }
     }
@@ -710,4 +715,78 @@ async fn ctrl_c_interrupts_every_running_step_of_a_group() {
     let saved = f.saved();
     assert_eq!(saved.last_completed_step, None);
     assert!(saved.promwasm.group_done.is_empty());
+}
+
+#[tokio::test]
+async fn a_dead_database_server_stops_the_run_before_the_next_step() {
+    let f = fixture(fresh());
+    let steps = [step("a"), step("b")];
+    let died = RunFailure::DatabaseDied("the mongod server exited".into());
+    let mut script = Script {
+        dead_after: Some(1),
+        death: Some(died.clone()),
+        ..Script::default()
+    };
+    let (result, end) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(end, Err(died));
+    assert_eq!(
+        result.steps[1].outcome,
+        Outcome::NotRun("the database server died before it".into())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_step_of_a_group_retries_on_its_own_while_the_others_run() {
+    let f = fixture(fresh());
+    let mut flaky = grouped("flaky", "g");
+    flaky.retry = Retry {
+        attempts: 2,
+        interval: Duration::from_secs(1),
+        until_success: false,
+    };
+    let steps = [flaky, grouped("slow", "g")];
+    let mut script = Script::default()
+        .with(
+            "flaky",
+            vec![Outcome::Failed("not yet".into()), Outcome::Passed(json!(2))],
+        )
+        .takes("slow", Duration::from_secs(3));
+    let started = Instant::now();
+    let (result, end) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(end, Ok(()));
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(3),
+        "flaky's retry and its pause happened while slow ran"
+    );
+    assert_eq!(script.ended(), ["1flaky", "1flaky", "1slow"]);
+    assert_eq!(
+        (result.steps[0].attempts, result.steps[0].duration),
+        (2, Duration::from_secs(1)),
+        "each step has its own tries and its own duration"
+    );
+    assert_eq!(result.steps[0].log, [" info try 1", " info try 2"]);
+    assert_eq!(result.steps[1].log, [" info try 1"], "logs kept apart");
+}
+
+#[tokio::test]
+async fn a_step_failed_by_a_death_fails_the_run_not_only_the_step() {
+    let f = fixture(fresh());
+    let steps = [step("a"), step("b")];
+    // `a` fails because its worker died while it ran (the sandbox says so).
+    let mut script = Script {
+        dead_after: Some(1),
+        ..Script::default()
+    }
+    .with("a", vec![Outcome::Failed("worker `w` exited".into())]);
+    let (result, end) = run(&f, &steps, 1, &mut script).await;
+    assert_eq!(end, Err(RunFailure::WorkerDied("worker `w` exited".into())));
+    assert_eq!(
+        statuses(&result),
+        [(1, "a".into(), "failed"), (1, "b".into(), "not run")]
+    );
+    assert_eq!(
+        result.steps[1].outcome,
+        Outcome::NotRun("a worker died before it".into())
+    );
 }
