@@ -635,6 +635,40 @@ fn a_find_over_a_big_collection_stops_at_max_response_bytes() {
     );
 }
 
+#[test]
+fn a_huge_insert_many_is_cut_at_the_hooks_deadline() {
+    // One insert-many of 300 000 documents (about 27 MB of JSON): more than
+    // the managed server stores in the hook's 2 s. The deadline reaches the
+    // call in flight; nothing after the hook runs.
+    let p = Project::new();
+    let ports = p.with_orca_workers("");
+    p.write("data/todos.json", r#"[{"title": "one"}]"#);
+    p.config(&format!(
+        "max_rounds: 1\nmongodb:\n  database: hostile_insert\n  collections:\n    todos:\n      \
+         data_file: todos.json\n      required_count: 1\n\
+         post_load:\n  module: {{hostile}}\n  stage: insert-flood\n  timeout: 2s\n  \
+         args: {{ collection: flood, count: 300000, size: 64 }}\n\
+         steps:\n{}",
+        after()
+    ));
+    let run = run(&p);
+    run.expect_code(1).expect_output(
+        "post-load hook (stage `insert-flood`, worker `worker1`): timed out after 2s",
+    );
+    let report = p.report();
+    assert_eq!(
+        promwasm_e2e::outcomes(&report),
+        vec![(0, "post-load".to_string(), "timed-out".to_string())],
+        "the hook timed out and no step ran: {report:#}"
+    );
+    let log = std::fs::read_to_string(p.run_dir().join("steps/post-load.log")).unwrap();
+    assert!(
+        log.contains("built 300000 documents; inserting"),
+        "cut in the host call, not in the guest's own work: {log}\n{report:#}"
+    );
+    assert_workers_gone(ports, &run);
+}
+
 // ---------------------------------------------------------------------------
 // Bounded host calls: signing, store keys and values
 

@@ -444,6 +444,33 @@ simple_stage!(
     }
 );
 
+/// Arguments of [`InsertFlood`].
+#[data]
+pub struct InsertFloodArgs {
+    collection: String,
+    /// Documents in the one `insert-many` call.
+    count: usize,
+    /// Bytes of filler in each.
+    size: usize,
+}
+
+simple_stage!(
+    InsertFlood,
+    "insert-flood",
+    "Inserts args.count documents of args.size bytes each in one insert-many call \
+     (needs the post-load hook's write access)",
+    InsertFloodArgs,
+    |args| {
+        let filler = "x".repeat(args.size);
+        let docs: Vec<Value> = (0..args.count)
+            .map(|n| json!({ "n": n, "filler": filler }))
+            .collect();
+        log::info(format!("built {} documents; inserting", docs.len()));
+        let inserted = db::insert_many(&args.collection, &docs)?;
+        Ok(Outcome::Success(json!({ "inserted": inserted })))
+    }
+);
+
 /// The stages the SDK dispatches.
 const STAGES: &[promwasm_guest::__private::Entry] = &[
     promwasm_guest::__private::Entry::of::<ProbeFiles>(),
@@ -465,6 +492,7 @@ const STAGES: &[promwasm_guest::__private::Entry] = &[
     promwasm_guest::__private::Entry::of::<LeakEnv>(),
     promwasm_guest::__private::Entry::of::<LeakEnvFail>(),
     promwasm_guest::__private::Entry::of::<FindAll>(),
+    promwasm_guest::__private::Entry::of::<InsertFlood>(),
 ];
 
 /// What `malformed` hands over from `prepare`: not JSON.
