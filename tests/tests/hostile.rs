@@ -763,6 +763,48 @@ fn store_keys_and_values_are_bounded() {
     ]);
 }
 
+#[test]
+fn the_store_as_a_whole_is_capped_at_64_mib_per_run() {
+    let p = Project::new();
+    let ports = p.with_orca_workers("");
+    // 60 values of 1 MB fit; 70 more (the first 60 overwritten, so counted
+    // once) pass the 64 MiB a run's store may hold.
+    config(
+        &p,
+        "",
+        &[
+            step("fits", "fill-store", "{ values: 60, bytes: 1000000 }", ""),
+            step(
+                "overflows",
+                "fill-store",
+                "{ values: 70, bytes: 1000000 }",
+                "timeout: 60s",
+            ),
+            after(),
+        ],
+    );
+    let run = run(&p);
+    assert_contained(
+        &p,
+        &run,
+        ports,
+        &["fits"],
+        Some(("overflows", "fill-store")),
+        &[
+            "after 67 values",
+            "cannot set `fill.67`",
+            "over the limit of 67108864 per run",
+        ],
+    );
+    // What was stored before the refused set is kept, and stays loadable.
+    let state = p.state();
+    assert_eq!(state["global"]["fill"].as_object().unwrap().len(), 67);
+    let size = std::fs::metadata(p.data().join("test_state.json"))
+        .unwrap()
+        .len();
+    assert!(size < 70_000_000, "state file of {size} bytes");
+}
+
 // ---------------------------------------------------------------------------
 // Logs and output
 

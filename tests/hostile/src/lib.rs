@@ -208,6 +208,28 @@ simple_stage!(
     }
 );
 
+/// Arguments of [`FillStore`].
+#[data]
+pub struct FillArgs {
+    values: usize,
+    bytes: usize,
+}
+
+simple_stage!(
+    FillStore,
+    "fill-store",
+    "runner.set_global of args.values keys `fill.<i>`, each a string of args.bytes bytes",
+    FillArgs,
+    |args| {
+        let value = "x".repeat(args.bytes);
+        for i in 0..args.values {
+            runner::set_global(format!("fill.{i}"), &value)
+                .with_context(|| format!("after {i} values"))?;
+        }
+        Ok(Outcome::Success(json!({ "values": args.values })))
+    }
+);
+
 /// Arguments of [`LogFlood`].
 #[data]
 pub struct FloodArgs {
@@ -493,6 +515,7 @@ const STAGES: &[promwasm_guest::__private::Entry] = &[
     promwasm_guest::__private::Entry::of::<LeakEnvFail>(),
     promwasm_guest::__private::Entry::of::<FindAll>(),
     promwasm_guest::__private::Entry::of::<InsertFlood>(),
+    promwasm_guest::__private::Entry::of::<FillStore>(),
 ];
 
 /// What `malformed` hands over from `prepare`: not JSON.
