@@ -29,4 +29,16 @@ fn the_example_task_passes_end_to_end() {
         text.contains("MongoDB: started"),
         "a managed server was used:\n{text}"
     );
+    for round in 1..=3 {
+        for group in [
+            "submissions: 2 steps at once (worker1-submission, worker2-submission)",
+            "audits: 2 steps at once (worker2-audits-worker1, worker1-audits-worker2)",
+        ] {
+            let line = format!("── round {round}/3 · group {group}");
+            assert!(
+                text.contains(&line),
+                "the workers {group}: no `{line}`\n{text}"
+            );
+        }
+    }
 }
