@@ -163,17 +163,56 @@ impl PortAllocator {
     }
 }
 
-/// Nobody listens on `port` on either loopback address.
+/// Nobody holds `port` on either loopback address, not even a connection
+/// in TIME_WAIT: a server that binds without SO_REUSEADDR (Python's plain
+/// `socket.bind`) is refused such a port for a minute after another test's
+/// server on it closed a connection. (`TcpListener::bind` sets
+/// SO_REUSEADDR, so it cannot tell.)
 fn bindable(port: u16) -> bool {
-    if TcpListener::bind(("127.0.0.1", port)).is_err() {
+    use nix::sys::socket::{
+        bind, socket, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6,
+    };
+    let v4 = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .and_then(|fd| {
+        bind(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            &SockaddrIn::from(std::net::SocketAddrV4::new(
+                std::net::Ipv4Addr::LOCALHOST,
+                port,
+            )),
+        )
+    });
+    if v4.is_err() {
         return false;
     }
-    match TcpListener::bind(("::1", port)) {
-        Ok(_) => true,
+    let v6 = socket(
+        AddressFamily::Inet6,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .and_then(|fd| {
+        bind(
+            std::os::fd::AsRawFd::as_raw_fd(&fd),
+            &SockaddrIn6::from(std::net::SocketAddrV6::new(
+                std::net::Ipv6Addr::LOCALHOST,
+                port,
+                0,
+                0,
+            )),
+        )
+    });
+    match v6 {
+        Ok(()) => true,
         // No IPv6 on this machine: nothing can listen there either.
         Err(e) => matches!(
-            e.kind(),
-            std::io::ErrorKind::AddrNotAvailable | std::io::ErrorKind::Unsupported
+            e,
+            nix::errno::Errno::EADDRNOTAVAIL | nix::errno::Errno::EAFNOSUPPORT
         ),
     }
 }
@@ -1182,4 +1221,29 @@ pub fn inspected_sha256(module: &Path) -> String {
         .expect("inspect prints the sha256")
         .trim()
         .to_string()
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    #[test]
+    fn a_port_in_time_wait_is_not_handed_out() {
+        let port = free_port();
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // The server closes first: its side of the connection waits in TIME_WAIT.
+        drop(listener.accept().unwrap().0);
+        drop(listener);
+        std::thread::sleep(Duration::from_millis(100));
+        drop(client);
+        assert!(
+            TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "SO_REUSEADDR binds over TIME_WAIT"
+        );
+        assert!(
+            !bindable(port),
+            "a plain bind (Python's) would fail on port {port}"
+        );
+    }
 }
