@@ -169,45 +169,14 @@ impl PortAllocator {
 /// server on it closed a connection. (`TcpListener::bind` sets
 /// SO_REUSEADDR, so it cannot tell.)
 fn bindable(port: u16) -> bool {
-    use nix::sys::socket::{
-        bind, socket, AddressFamily, SockFlag, SockType, SockaddrIn, SockaddrIn6,
-    };
-    let v4 = socket(
-        AddressFamily::Inet,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .and_then(|fd| {
-        bind(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            &SockaddrIn::from(std::net::SocketAddrV4::new(
-                std::net::Ipv4Addr::LOCALHOST,
-                port,
-            )),
-        )
-    });
-    if v4.is_err() {
+    use nix::sys::socket::{AddressFamily, SockaddrIn, SockaddrIn6};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+    let v4 = SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    if plain_bind(AddressFamily::Inet, &v4).is_err() {
         return false;
     }
-    let v6 = socket(
-        AddressFamily::Inet6,
-        SockType::Stream,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .and_then(|fd| {
-        bind(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            &SockaddrIn6::from(std::net::SocketAddrV6::new(
-                std::net::Ipv6Addr::LOCALHOST,
-                port,
-                0,
-                0,
-            )),
-        )
-    });
-    match v6 {
+    let v6 = SockaddrIn6::from(SocketAddrV6::new(Ipv6Addr::LOCALHOST, port, 0, 0));
+    match plain_bind(AddressFamily::Inet6, &v6) {
         Ok(()) => true,
         // No IPv6 on this machine: nothing can listen there either.
         Err(e) => matches!(
@@ -215,6 +184,16 @@ fn bindable(port: u16) -> bool {
             nix::errno::Errno::EADDRNOTAVAIL | nix::errno::Errno::EAFNOSUPPORT
         ),
     }
+}
+
+/// Bind a TCP socket of `family` to `addr` without SO_REUSEADDR, and close it.
+fn plain_bind(
+    family: nix::sys::socket::AddressFamily,
+    addr: &impl nix::sys::socket::SockaddrLike,
+) -> nix::Result<()> {
+    use nix::sys::socket::{bind, socket, SockFlag, SockType};
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    bind(std::os::fd::AsRawFd::as_raw_fd(&fd), addr)
 }
 
 fn allocator() -> &'static Mutex<PortAllocator> {
